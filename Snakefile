@@ -1,0 +1,21 @@
+# The CE/CZ4042 study (../shared/SPEC.md): Part A, CIFAR-10 CNNs; Part B,
+# text classifiers; tables, figures and one HTML report.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/part_a.smk"
+include: "rules/part_b.smk"
+
+
+rule all:
+    input:
+        part_a_targets,
+        part_b_targets,
+    default_target: True

@@ -1,0 +1,1 @@
+"""Shared code of the CE/CZ4042 study workflow: data, models, training, plots."""

@@ -1,0 +1,193 @@
+"""One function per workflow job; the scripts in `scripts/` only call these.
+
+Keras is imported inside the functions on purpose: `runtime.prepare()` has
+to set the process environment before TensorFlow is first imported.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from nnstudy import cifar, metrics, runtime, text
+
+
+def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, state_dir, log) -> None:
+    """Fit (resumably), then write model, metrics.json and the two curve plots."""
+    from nnstudy import plots, training
+
+    started = time.perf_counter()
+    device = runtime.configure(settings["threads"], settings["deterministic"], log)
+    fingerprint = {key: value for key, value in run["hyperparameters"].items() if key != "epochs"}
+    model, history = training.fit(
+        build,
+        split,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        seed=run["seed"],
+        state_dir=state_dir,
+        fingerprint=fingerprint,
+        log=log,
+    )
+    model.save(outputs["model"])
+    document = {
+        **run,
+        "history": history,
+        "summary": metrics.summarize(history),
+        "parameters": model.count_params(),
+        "job_seconds": time.perf_counter() - started,
+        "device": device,
+        "versions": runtime.versions(),
+    }
+    metrics.write(outputs["metrics"], document)
+    plots.learning_curves(history, "cost", f"{run['label']}: cost", outputs["costs"])
+    plots.learning_curves(history, "accuracy", f"{run['label']}: accuracy", outputs["accuracies"])
+    training.ResumeState(state_dir, fingerprint).clear()
+    summary = document["summary"]
+    log(
+        f"done: max test accuracy {summary['max_test_accuracy']:.4f} "
+        f"(epoch {summary['best_epoch']}), {summary['seconds_per_epoch']:.2f} s/epoch"
+    )
+
+
+def load_cifar(train_file, test_file, train_limit=None, test_limit=None):
+    from nnstudy.training import Split
+
+    x_train, y_train = cifar.load_batch(train_file)
+    x_test, y_test = cifar.load_batch(test_file)
+    return Split(
+        cifar.to_float(x_train[:train_limit]),
+        y_train[:train_limit],
+        cifar.to_float(x_test[:test_limit]),
+        y_test[:test_limit],
+    )
+
+
+def train_cifar(*, c1, c2, optimizer, dropout, seed, settings, inputs, outputs, state_dir, log=print):
+    runtime.prepare()
+    from nnstudy import models, training
+
+    split = load_cifar(inputs["train"], inputs["test"], settings["train_limit"], settings["test_limit"])
+    hyperparameters = {
+        "c1": c1,
+        "c2": c2,
+        "optimizer": optimizer,
+        "dropout": dropout,
+        "learning_rate": settings["learning_rate"],
+        "momentum": settings["momentum"] if optimizer == "momentum" else None,
+        "batch_size": settings["batch_size"],
+        "epochs": settings["epochs"],
+        "train_size": len(split.y_train),
+        "test_size": len(split.y_test),
+    }
+    label = f"CNN ({c1}, {c2}), {optimizer}" + (f", dropout {dropout}" if dropout else "")
+    log(f"training {label} on {len(split.y_train)} images, testing on {len(split.y_test)}")
+
+    def build():
+        opt = models.optimizer(optimizer, settings["learning_rate"], settings["momentum"])
+        return training.compile_model(models.cifar_cnn(c1, c2, dropout), opt)
+
+    run = {"run": Path(outputs["metrics"]).parent.name, "part": "A", "label": label,
+           "seed": seed, "hyperparameters": hyperparameters}
+    _train_and_record(build, split, run, settings, outputs, state_dir, log)
+
+
+def feature_maps(*, model_file, test_file, index, output, log=print):
+    """A1b: test image `index` (1-based) and its C1, S1, C2, S2 maps."""
+    runtime.prepare()
+    import keras
+
+    from nnstudy import plots
+
+    model = keras.models.load_model(model_file)
+    images, labels = cifar.load_batch(test_file)
+    image = cifar.to_float(images[index - 1 : index])
+    names = ["C1", "S1", "C2", "S2"]
+    probe = keras.Model(model.inputs, [model.get_layer(name).output for name in names])
+    maps = {name: layer[0] for name, layer in zip(names, probe.predict(image, verbose=0))}
+    plots.feature_maps(image[0], maps, f"test image {index} (class {labels[index - 1]})", output)
+    log(f"wrote {output}")
+
+
+def prepare_text(*, train_csv, test_csv, length, min_count, max_vocabulary, outputs, log=print):
+    """Read both CSVs once; save char ids, word ids, labels and the vocabulary."""
+    train = text.read_csv(train_csv)
+    test = text.read_csv(test_csv)
+    mapping = text.label_mapping(train.labels)
+    vocabulary = text.build_vocabulary(train.texts, min_count, max_vocabulary)
+    for level, encode in (
+        ("char", lambda texts: text.char_ids(texts, length)),
+        ("word", lambda texts: text.word_ids(texts, vocabulary, length)),
+    ):
+        np.savez_compressed(
+            outputs[level],
+            x_train=encode(train.texts),
+            y_train=text.encode_labels(train.labels, mapping, str(train_csv)),
+            x_test=encode(test.texts),
+            y_test=text.encode_labels(test.labels, mapping, str(test_csv)),
+        )
+    known = set(vocabulary)
+    unknown = sum(word not in known for t in test.texts for word in text.tokenize(t))
+    info = {
+        "labels": {str(label): index for label, index in mapping.items()},
+        "num_classes": len(mapping),
+        "length": length,
+        "char_vocabulary_size": text.CHAR_VOCAB_SIZE,
+        "vocabulary": vocabulary,
+        "train_documents": len(train.labels),
+        "test_documents": len(test.labels),
+        "test_unknown_words": unknown,
+    }
+    Path(outputs["vocabulary"]).write_text(json.dumps(info, indent=1) + "\n")
+    log(
+        f"{len(train.labels)} training and {len(test.labels)} test documents, "
+        f"{len(mapping)} classes, {len(vocabulary)} words in the vocabulary"
+    )
+
+
+def train_text(*, level, architecture, num_layers, dropout, clip, seed, settings, inputs, outputs, state_dir, log=print):
+    runtime.prepare()
+    from nnstudy import models, training
+
+    arrays = np.load(inputs["ids"])
+    info = json.loads(Path(inputs["vocabulary"]).read_text())
+    train_limit, test_limit = settings["train_limit"], settings["test_limit"]
+    split = training.Split(
+        arrays["x_train"][:train_limit], arrays["y_train"][:train_limit],
+        arrays["x_test"][:test_limit], arrays["y_test"][:test_limit],
+    )
+    vocab_size = len(info["vocabulary"]) if level == "word" else info["char_vocabulary_size"]
+    clip_mode = settings["clip_mode"] if clip else None
+    hyperparameters = {
+        "level": level,
+        "architecture": architecture,
+        "layers": num_layers,
+        "dropout": dropout,
+        "clip_mode": clip_mode,
+        "clip_threshold": clip,
+        "optimizer": settings["optimizer"],
+        "learning_rate": settings["learning_rate"],
+        "batch_size": settings["batch_size"],
+        "epochs": settings["epochs"],
+        "vocabulary_size": vocab_size,
+        "length": info["length"],
+        "train_size": len(split.y_train),
+        "test_size": len(split.y_test),
+    }
+    label = f"{level} {architecture.upper()}" + (f", {num_layers} layers" if num_layers > 1 else "")
+    label += (f", dropout {dropout}" if dropout else "") + (f", clip {clip_mode} {clip}" if clip else "")
+    log(f"training {label} on {len(split.y_train)} documents, testing on {len(split.y_test)}")
+
+    def build():
+        model = models.text_classifier(
+            level, architecture, info["num_classes"], vocab_size, info["length"], num_layers, dropout
+        )
+        opt = models.optimizer(settings["optimizer"], settings["learning_rate"], 0.0, clip_mode, clip)
+        return training.compile_model(model, opt)
+
+    run = {"run": Path(outputs["metrics"]).parent.name, "part": "B", "label": label,
+           "seed": seed, "hyperparameters": hyperparameters}
+    _train_and_record(build, split, run, settings, outputs, state_dir, log)

@@ -1,0 +1,33 @@
+"""Glue between a Snakemake `script:` job and the functions of this package."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+
+def run(snakemake, job) -> None:
+    """Run `job(log)` with all output (TensorFlow's C++ logs too) in the log file.
+
+    A problem the user can fix (`StudyError`) ends the job with one line,
+    repeated on the terminal, instead of a traceback.
+    """
+    from nnstudy.errors import StudyError
+
+    terminal = os.fdopen(os.dup(2), "w", buffering=1)
+    with open(snakemake.log[0], "w", buffering=1) as log_file:
+        os.dup2(log_file.fileno(), 1)
+        os.dup2(log_file.fileno(), 2)
+        sys.stdout.reconfigure(line_buffering=True)
+        sys.stderr.reconfigure(line_buffering=True)
+
+        def log(message: str) -> None:
+            print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+        try:
+            job(log)
+        except StudyError as err:
+            log(f"error: {err}")
+            print(f"error in rule {snakemake.rule}: {err}", file=terminal)
+            sys.exit(1)

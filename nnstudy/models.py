@@ -1,0 +1,127 @@
+"""The networks of the study, built as the spec describes them.
+
+Every model ends in logits: the softmax is folded into the loss
+(`from_logits=True`), which is numerically safer and trains the same.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from nnstudy.text import CHAR_VOCAB_SIZE
+
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
+TEXT_LEVELS = ("char", "word")
+TEXT_ARCHITECTURES = ("cnn", "gru", "rnn", "lstm")
+CLIP_MODES = ("value", "norm", "global_norm")
+
+
+def cifar_cnn(c1: int = 50, c2: int = 60, dropout: float = 0.0) -> keras.Model:
+    """Part A: C1 9×9 → S1 → C2 5×5 → S2 → F3 300 → F4 10.
+
+    Dropout, when asked for, acts on the inputs of the two fully connected
+    layers F3 and F4.
+    """
+    return keras.Sequential(
+        [
+            keras.Input((32, 32, 3), name="image"),
+            layers.Conv2D(c1, 9, activation="relu", name="C1"),
+            layers.MaxPooling2D(2, strides=2, name="S1"),
+            layers.Conv2D(c2, 5, activation="relu", name="C2"),
+            layers.MaxPooling2D(2, strides=2, name="S2"),
+            layers.Flatten(name="flatten"),
+            layers.Dropout(dropout, name="dropout_F3"),
+            layers.Dense(300, name="F3"),
+            layers.Dropout(dropout, name="dropout_F4"),
+            layers.Dense(10, name="F4"),
+        ],
+        name=f"cifar_cnn_{c1}_{c2}",
+    )
+
+
+def _text_input(level: str, vocab_size: int, length: int):
+    """Ids → one-hot characters (256 wide) or a 20-wide word embedding."""
+    ids = keras.Input((length,), dtype="int32", name="ids")
+    if level == "char":
+        features = layers.CategoryEncoding(
+            CHAR_VOCAB_SIZE, output_mode="one_hot", name="one_hot"
+        )(ids)
+    elif level == "word":
+        features = layers.Embedding(vocab_size, 20, name="embedding")(ids)
+    else:
+        raise ValueError(f"unknown text level {level!r}")
+    return ids, features
+
+
+def text_cnn(features, filters: int = 10, window: int = 20):
+    """B1/B2: C1 window×width → S1 4×4/2 SAME → C2 window×1 → S2 4×4/2 SAME."""
+    width = features.shape[-1]
+    x = layers.Reshape((features.shape[1], width, 1), name="as_image")(features)
+    x = layers.Conv2D(filters, (window, width), activation="relu", name="C1")(x)
+    x = layers.MaxPooling2D(4, strides=2, padding="same", name="S1")(x)
+    x = layers.Conv2D(filters, (window, 1), activation="relu", name="C2")(x)
+    x = layers.MaxPooling2D(4, strides=2, padding="same", name="S2")(x)
+    return layers.Flatten(name="flatten")(x)
+
+
+_RECURRENT_CELLS = {"gru": layers.GRU, "rnn": layers.SimpleRNN, "lstm": layers.LSTM}
+
+
+def text_rnn(features, cell: str = "gru", units: int = 20, num_layers: int = 1):
+    """B3/B4 and B6: `num_layers` stacked recurrent layers; the last state."""
+    recurrent = _RECURRENT_CELLS[cell]
+    x = features
+    for index in range(num_layers):
+        last = index == num_layers - 1
+        x = recurrent(units, return_sequences=not last, name=f"{cell}_{index + 1}")(x)
+    return x
+
+
+def text_classifier(
+    level: str,
+    architecture: str,
+    num_classes: int,
+    vocab_size: int = CHAR_VOCAB_SIZE,
+    length: int = 100,
+    num_layers: int = 1,
+    dropout: float = 0.0,
+) -> keras.Model:
+    """Part B: char/word input, CNN or recurrent body, dense logits."""
+    ids, features = _text_input(level, vocab_size, length)
+    if architecture == "cnn":
+        x = text_cnn(features)
+    elif architecture in _RECURRENT_CELLS:
+        x = text_rnn(features, architecture, num_layers=num_layers)
+    else:
+        raise ValueError(f"unknown text architecture {architecture!r}")
+    x = layers.Dropout(dropout, name="dropout")(x)
+    logits = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(ids, logits, name=f"{level}_{architecture}")
+
+
+def optimizer(
+    name: str,
+    learning_rate: float,
+    momentum: float = 0.0,
+    clip_mode: str | None = None,
+    clip_threshold: float | None = None,
+) -> keras.optimizers.Optimizer:
+    """One of `OPTIMIZERS`, optionally clipping gradients at a threshold.
+
+    clip_mode `value` clips each gradient element to ±threshold, `norm` each
+    variable's gradient to that L2 norm, `global_norm` all gradients jointly.
+    """
+    clipping = {}
+    if clip_mode is not None:
+        key = {"value": "clipvalue", "norm": "clipnorm", "global_norm": "global_clipnorm"}
+        clipping[key[clip_mode]] = clip_threshold
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate, **clipping)
+    if name == "momentum":
+        return keras.optimizers.SGD(learning_rate, momentum=momentum, **clipping)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate, **clipping)
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate, **clipping)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {OPTIMIZERS}")

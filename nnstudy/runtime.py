@@ -1,0 +1,70 @@
+"""Process set-up around TensorFlow: threads, determinism, device, versions.
+
+`prepare()` must run before TensorFlow is imported (it reads its device and
+logging environment once, at import); `configure()` right after.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+
+def prepare() -> None:
+    # TensorFlow's C++ INFO lines (oneDNN, CPU features) drown the progress log.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def configure(threads: int, deterministic: bool, log=print) -> dict:
+    """Set threads and determinism; return a description of the device used."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
+        gpus = tf.config.list_physical_devices("GPU")
+        for gpu in gpus:
+            # Lets several small jobs share one GPU when the allocator asks so.
+            tf.config.experimental.set_memory_growth(gpu, True)
+        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+    elif backend == "jax":
+        import jax
+
+        names = [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    else:
+        names = []
+    device = {
+        "type": "GPU" if names else "CPU",
+        "name": names[0] if names else platform.processor() or platform.machine(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "backend": backend,
+        "threads": threads,
+    }
+    if names:
+        log(f"running on GPU: {names[0]} (CUDA_VISIBLE_DEVICES={device['cuda_visible_devices']})")
+    else:
+        log("no GPU visible: running on CPU")
+    return device
+
+
+def versions() -> dict:
+    import keras
+    import numpy
+
+    found = {"python": platform.python_version(), "keras": keras.__version__, "numpy": numpy.__version__}
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow
+
+        found["tensorflow"] = tensorflow.__version__
+    elif backend == "jax":
+        import jax
+
+        found["jax"] = jax.__version__
+    return found

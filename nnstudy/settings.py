@@ -1,0 +1,81 @@
+"""Config validation and preset resolution for the workflow.
+
+Snakemake's own `validate()` reports a failing key as a multi-line dump of
+the schema; users get one line naming the key instead.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from nnstudy import cifar
+from nnstudy.errors import StudyError
+
+
+def _with_defaults(validator_class):
+    """A validator that fills in `default` values as it walks the config."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def properties(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                subschema = _resolve(validator, subschema)
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from check_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": properties})
+
+
+def _resolve(validator, subschema):
+    if "$ref" in subschema:
+        resolved = validator.resolver.resolve(subschema["$ref"])[1]
+        return {**resolved, **{k: v for k, v in subschema.items() if k != "$ref"}}
+    return subschema
+
+
+def validate(config: dict, schema_file: Path) -> None:
+    """Validate in place (filling defaults); raise StudyError naming the key."""
+    schema = yaml.safe_load(Path(schema_file).read_text())
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        raise StudyError(f"config error: {key}: {error.message}")
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def resolve(config: dict, schema_file: Path) -> dict:
+    """The config with its preset applied, validated before and after."""
+    validate(config, schema_file)
+    preset = config["presets"].get(config["preset"])
+    if preset is None:
+        raise StudyError(f"config error: preset: no presets.{config['preset']} section")
+    effective = _merge(config, preset)
+    validate(effective, schema_file)
+    return effective
+
+
+def check_inputs(config: dict) -> None:
+    """Fail early, naming the key, when a configured data file is missing."""
+    if config["cifar10_dir"]:
+        folder = Path(config["cifar10_dir"])
+        for name in (cifar.TRAIN_FILE, cifar.TEST_FILE):
+            if not (folder / name).is_file():
+                raise StudyError(f"config error: cifar10_dir: {folder / name} does not exist")
+    for key in ("train_csv", "test_csv"):
+        if not Path(config["text"][key]).is_file():
+            raise StudyError(f"config error: text.{key}: {config['text'][key]} does not exist")

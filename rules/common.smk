@@ -1,0 +1,170 @@
+import json
+import sys
+from pathlib import Path
+
+from nnstudy import settings
+from nnstudy.errors import StudyError
+
+try:
+    STUDY = settings.resolve(config, Path(workflow.basedir) / "schemas/config.schema.yaml")
+    settings.check_inputs(STUDY)
+except StudyError as err:
+    sys.exit(str(err))
+
+PART_A = STUDY["part_a"]
+PART_B = STUDY["part_b"]
+TRAINING = STUDY["training"]
+SEEDS = STUDY["seeds"]
+
+
+wildcard_constraints:
+    c1=r"\d+",
+    c2=r"\d+",
+    optimizer="sgd|momentum|rmsprop|adam",
+    dropout=r"\d+(\.\d+)?",
+    seed=r"\d+",
+    level="char|word",
+    arch="cnn|gru|rnn|lstm",
+    layers=r"\d+",
+    clip=r"none|\d+(\.\d+)?",
+    index=r"\d+",
+
+
+def number(value):
+    """How a number appears in a path: 0.5 → "0.5", 0.0 → "0", 2.0 → "2"."""
+    return f"{value:g}"
+
+
+# ---- data ------------------------------------------------------------------
+
+
+def cifar10_file(name):
+    folder = STUDY["cifar10_dir"] or "resources/cifar10"
+    return str(Path(folder) / name)
+
+
+# ---- Part A ----------------------------------------------------------------
+
+PART_A_RUN = "results/part_a/runs/c1-{c1}_c2-{c2}_{optimizer}_dropout-{dropout}_seed-{seed}"
+
+
+def part_a_run(c1, c2, optimizer="sgd", dropout=0.0, seed=SEEDS[0]):
+    return PART_A_RUN.format(c1=c1, c2=c2, optimizer=optimizer, dropout=number(dropout), seed=seed)
+
+
+def part_a_settings():
+    keys = ("epochs", "batch_size", "learning_rate", "momentum", "train_limit", "test_limit")
+    return {key: PART_A[key] for key in keys} | {"deterministic": TRAINING["deterministic"]}
+
+
+def grid_metrics(wildcards=None):
+    return [
+        f"{part_a_run(c1, c2, seed=seed)}/metrics.json"
+        for c1 in PART_A["grid"]["c1"]
+        for c2 in PART_A["grid"]["c2"]
+        for seed in SEEDS
+    ]
+
+
+def a1_metrics(wildcards=None):
+    return [f"{part_a_run(PART_A['c1'], PART_A['c2'], seed=seed)}/metrics.json" for seed in SEEDS]
+
+
+def optimum_pair():
+    """The A3 pair: pinned in config, else the checkpoint's pick from the grid."""
+    with open(checkpoints.select_optimum.get().output[0]) as handle:
+        chosen = json.load(handle)
+    return chosen["c1"], chosen["c2"]
+
+
+def a3_variants():
+    """(optimizer, dropout) of A3 a–c (optimizers) and d (SGD + dropout)."""
+    return [(name, 0.0) for name in PART_A["optimizers"]] + [("sgd", PART_A["dropout"])]
+
+
+def a3_metrics(wildcards=None):
+    c1, c2 = optimum_pair()
+    return [
+        f"{part_a_run(c1, c2, optimizer, dropout, seed)}/metrics.json"
+        for optimizer, dropout in a3_variants()
+        for seed in SEEDS
+    ]
+
+
+def a4_metrics(wildcards=None):
+    c1, c2 = optimum_pair()
+    optimum_sgd = [f"{part_a_run(c1, c2, seed=seed)}/metrics.json" for seed in SEEDS]
+    return sorted(set(a1_metrics() + optimum_sgd + a3_metrics()))
+
+
+def feature_map_plots():
+    count = PART_A["feature_map_images"]
+    return [f"results/part_a/feature_maps/test_image_{i}.png" for i in range(1, count + 1)]
+
+
+def part_a_targets(wildcards=None):
+    return (
+        grid_metrics()
+        + a1_metrics()
+        + feature_map_plots()
+        + expand("results/tables/{table}.{ext}", table=["a2_grid", "a4_comparison"], ext=["csv", "md"])
+    )
+
+
+# ---- Part B ----------------------------------------------------------------
+
+PART_B_RUN = "results/part_b/runs/{level}-{arch}_layers-{layers}_dropout-{dropout}_clip-{clip}_seed-{seed}"
+
+
+def part_b_run(level, arch, layers=1, dropout=0.0, clip=None, seed=SEEDS[0]):
+    clip = "none" if clip is None else number(clip)
+    return PART_B_RUN.format(level=level, arch=arch, layers=layers, dropout=number(dropout), clip=clip, seed=seed)
+
+
+def part_b_settings():
+    keys = ("epochs", "batch_size", "learning_rate", "optimizer", "clip_mode", "train_limit", "test_limit")
+    return {key: PART_B[key] for key in keys} | {"deterministic": TRAINING["deterministic"]}
+
+
+def b5_runs():
+    """B1–B4 (char/word × CNN/GRU), each without and with dropout."""
+    return [
+        dict(level=level, arch=arch, dropout=dropout)
+        for level in ("char", "word")
+        for arch in ("cnn", "gru")
+        for dropout in (0.0, PART_B["dropout"])
+    ]
+
+
+def b6_runs():
+    """B6 for the char and word GRU: vanilla RNN, LSTM, 2 layers, clipping."""
+    return [
+        variant | {"level": level}
+        for level in ("char", "word")
+        for variant in (
+            dict(arch="rnn"),
+            dict(arch="lstm"),
+            dict(arch="gru", layers=2),
+            dict(arch="gru", clip=PART_B["clip_threshold"]),
+        )
+    ]
+
+
+def part_b_metrics(runs):
+    return [f"{part_b_run(**run, seed=seed)}/metrics.json" for run in runs for seed in SEEDS]
+
+
+def part_b_targets(wildcards=None):
+    return (
+        part_b_metrics(b5_runs())
+        + part_b_metrics(b6_runs())
+        + expand("results/tables/{table}.{ext}", table=["b5_models", "b6_rnn_variants"], ext=["csv", "md"])
+    )
+
+
+# ---- resources ---------------------------------------------------------------
+
+
+def training_runtime(seconds_per_epoch, epochs):
+    """Minutes to ask a cluster for: a generous per-epoch estimate plus start-up."""
+    return 10 + int(epochs * seconds_per_epoch / 60 * 2)

@@ -1,0 +1,70 @@
+rule train_text:
+    input:
+        ids="results/part_b/data/{level}_ids.npz",
+        vocabulary="results/part_b/data/vocabulary.json",
+    output:
+        metrics=f"{PART_B_RUN}/metrics.json",
+        model=f"{PART_B_RUN}/model.keras",
+        costs=report(
+            f"{PART_B_RUN}/costs.png",
+            caption="../report/curves.rst",
+            category="Part B: text classification",
+            subcategory="Learning curves",
+            labels={"model": "{level} {arch}", "layers": "{layers}", "dropout": "{dropout}", "clip": "{clip}", "seed": "{seed}", "plot": "cost"},
+        ),
+        accuracies=report(
+            f"{PART_B_RUN}/accuracies.png",
+            caption="../report/curves.rst",
+            category="Part B: text classification",
+            subcategory="Learning curves",
+            labels={"model": "{level} {arch}", "layers": "{layers}", "dropout": "{dropout}", "clip": "{clip}", "seed": "{seed}", "plot": "accuracy"},
+        ),
+    params:
+        settings=part_b_settings(),
+        state_dir=lambda wc, output: f"{TRAINING['resume_dir']}/{output.metrics}".removesuffix("/metrics.json"),
+    log:
+        f"logs/{PART_B_RUN}.log",
+    benchmark:
+        f"benchmarks/{PART_B_RUN}.tsv"
+    threads: TRAINING["threads"]
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=training_runtime(seconds_per_epoch=60, epochs=PART_B["epochs"]),
+    container: STUDY["container"] or None
+    script:
+        "../scripts/train_text.py"
+
+
+rule b5_table:
+    input:
+        part_b_metrics(b5_runs()),
+    output:
+        csv=report(
+            "results/tables/b5_models.csv",
+            caption="../report/b5_models.rst",
+            category="Part B: text classification",
+            subcategory="B5 models and dropout",
+        ),
+        md="results/tables/b5_models.md",
+    log:
+        "logs/tables/b5_models.log",
+    script:
+        "../scripts/text_table.py"
+
+
+rule b6_table:
+    input:
+        part_b_metrics([dict(level=level, arch="gru") for level in ("char", "word")] + b6_runs()),
+    output:
+        csv=report(
+            "results/tables/b6_rnn_variants.csv",
+            caption="../report/b6_rnn_variants.rst",
+            category="Part B: text classification",
+            subcategory="B6 recurrent variants",
+        ),
+        md="results/tables/b6_rnn_variants.md",
+    log:
+        "logs/tables/b6_rnn_variants.log",
+    script:
+        "../scripts/text_table.py"

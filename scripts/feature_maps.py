@@ -1,0 +1,13 @@
+"""A1b: feature maps of one test image through the A1 network."""
+from nnstudy import experiments, jobs
+
+jobs.run(
+    snakemake,
+    lambda log: experiments.feature_maps(
+        model_file=snakemake.input.model,
+        test_file=snakemake.input.test,
+        index=int(snakemake.wildcards.index),
+        output=snakemake.output[0],
+        log=log,
+    ),
+)
