@@ -86,15 +86,12 @@ def display(table: pd.DataFrame, identity: list[str], columns: dict[str, str], d
     return shown
 
 
-def write(table: pd.DataFrame, stem_or_paths) -> None:
-    """Write a table as CSV and Markdown (paths given, or `stem` + suffix)."""
-    if isinstance(stem_or_paths, (str, Path)):
-        stem = Path(stem_or_paths)
-        paths = {"csv": stem.with_suffix(".csv"), "md": stem.with_suffix(".md")}
-    else:
-        paths = stem_or_paths
+def write(table: pd.DataFrame, paths: dict) -> None:
+    """Write a table to the CSV, Markdown and HTML paths given (keys csv/md/html)."""
     table.to_csv(paths["csv"], index=False)
     Path(paths["md"]).write_text(table.to_markdown(index=False, floatfmt=".4f") + "\n")
+    html = table.to_html(index=False, float_format="{:.4f}".format, classes="study-table", border=0)
+    Path(paths["html"]).write_text(html + "\n")
 
 
 _ACCURACY = {"max_test_accuracy": "max test acc", "mean_test_accuracy": "mean test acc"}

@@ -107,7 +107,7 @@ def part_a_targets(wildcards=None):
         grid_metrics()
         + a1_metrics()
         + feature_map_plots()
-        + expand("results/tables/{table}.{ext}", table=["a2_grid", "a4_comparison"], ext=["csv", "md"])
+        + expand("results/tables/{table}.{ext}", table=["a2_grid", "a4_comparison"], ext=["csv", "md", "html"])
     )
 
 
@@ -158,7 +158,7 @@ def part_b_targets(wildcards=None):
     return (
         part_b_metrics(b5_runs())
         + part_b_metrics(b6_runs())
-        + expand("results/tables/{table}.{ext}", table=["b5_models", "b6_rnn_variants"], ext=["csv", "md"])
+        + expand("results/tables/{table}.{ext}", table=["b5_models", "b6_rnn_variants"], ext=["csv", "md", "html"])
     )
 
 

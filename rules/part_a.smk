@@ -60,6 +60,7 @@ rule grid_table:
             subcategory="A2 grid search",
         ),
         md="results/tables/a2_grid.md",
+        html="results/tables/a2_grid.html",
     log:
         "logs/tables/a2_grid.log",
     script:
@@ -77,6 +78,7 @@ rule comparison_table:
             subcategory="A4 comparison",
         ),
         md="results/tables/a4_comparison.md",
+        html="results/tables/a4_comparison.html",
     params:
         a1_pair=[PART_A["c1"], PART_A["c2"]],
         optimum_pair=lambda wc: list(optimum_pair()),

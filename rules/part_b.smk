@@ -47,6 +47,7 @@ rule b5_table:
             subcategory="B5 models and dropout",
         ),
         md="results/tables/b5_models.md",
+        html="results/tables/b5_models.html",
     log:
         "logs/tables/b5_models.log",
     script:
@@ -64,6 +65,7 @@ rule b6_table:
             subcategory="B6 recurrent variants",
         ),
         md="results/tables/b6_rnn_variants.md",
+        html="results/tables/b6_rnn_variants.html",
     log:
         "logs/tables/b6_rnn_variants.log",
     script:
