@@ -42,11 +42,15 @@ _ALLOWED_GLOBALS = {
 }
 
 
+class _ForbiddenGlobal(pickle.UnpicklingError):
+    pass
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) in _ALLOWED_GLOBALS:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        raise _ForbiddenGlobal(f"refusing to load {module}.{name}")
 
 
 def _unpickle(path: Path) -> dict:
@@ -56,9 +60,9 @@ def _unpickle(path: Path) -> dict:
     try:
         with open(path, "rb") as handle:
             obj = _RestrictedUnpickler(handle, encoding="bytes").load()
-    except pickle.UnpicklingError as err:
+    except _ForbiddenGlobal as err:
         raise DataError(f"{path}: not a safe CIFAR-10 pickle ({err})") from None
-    except (EOFError, ValueError, TypeError) as err:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as err:
         raise DataError(f"{path}: truncated or corrupt pickle ({err})") from None
     if not isinstance(obj, dict):
         raise DataError(f"{path}: expected a dict, found {type(obj).__name__}")

@@ -16,14 +16,19 @@ from nnstudy import cifar
 from nnstudy.errors import StudyError
 
 
-def _with_defaults(validator_class):
-    """A validator that fills in `default` values as it walks the config."""
+def _with_defaults(validator_class, definitions: dict):
+    """A validator that fills in `default` values as it walks the config.
+
+    A property's default may sit beside a local `$ref` ("#/$defs/NAME") or
+    in the definition it points to.
+    """
     check_properties = validator_class.VALIDATORS["properties"]
 
     def properties(validator, properties, instance, schema):
         if isinstance(instance, dict):
             for name, subschema in properties.items():
-                subschema = _resolve(validator, subschema)
+                if "$ref" in subschema:
+                    subschema = definitions[subschema["$ref"].rsplit("/", 1)[-1]] | subschema
                 if "default" in subschema and name not in instance:
                     instance[name] = copy.deepcopy(subschema["default"])
         yield from check_properties(validator, properties, instance, schema)
@@ -31,17 +36,10 @@ def _with_defaults(validator_class):
     return jsonschema.validators.extend(validator_class, {"properties": properties})
 
 
-def _resolve(validator, subschema):
-    if "$ref" in subschema:
-        resolved = validator.resolver.resolve(subschema["$ref"])[1]
-        return {**resolved, **{k: v for k, v in subschema.items() if k != "$ref"}}
-    return subschema
-
-
 def validate(config: dict, schema_file: Path) -> None:
     """Validate in place (filling defaults); raise StudyError naming the key."""
     schema = yaml.safe_load(Path(schema_file).read_text())
-    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    validator = _with_defaults(jsonschema.Draft202012Validator, schema.get("$defs", {}))(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         key = ".".join(str(part) for part in error.absolute_path) or "(top level)"

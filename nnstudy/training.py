@@ -92,7 +92,19 @@ def _write_json_atomically(path: Path, payload) -> None:
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0] >> 1)
+
+
+def _reseed(model: keras.Model, seed: int) -> None:
+    """Seed the global RNGs and the model's own (dropout) seed generators.
+
+    Keras does not save seed-generator state with a model, so a resumed run
+    would draw other dropout masks unless every epoch sets them afresh.
+    """
+    keras.utils.set_random_seed(seed)
+    states = [v for v in model.non_trainable_variables if v.name == "seed_generator_state"]
+    for index, state in enumerate(states):
+        state.assign(np.array([(seed + index) % 2**31, 0], dtype=state.dtype))
 
 
 def fit(
@@ -121,7 +133,7 @@ def fit(
     else:
         log(f"resuming after epoch {len(history)} of {epochs} from {state_dir}")
     for epoch in range(len(history), epochs):
-        keras.utils.set_random_seed(epoch_seed(seed, epoch))
+        _reseed(model, epoch_seed(seed, epoch))
         order = np.random.default_rng([seed, epoch]).permutation(len(data.y_train))
         started = time.perf_counter()
         result = model.fit(

@@ -1,0 +1,545 @@
+"""Aggregated results, the reference comparison and the one-file HTML report.
+
+The study's runs are merged once into a tidy frame (`collect_runs`, written as
+results/tables/all_runs.csv); everything after that (the numeric summaries
+behind the comparison figures, the reference comparison, the report) reads
+that frame, so it names each run the way the study's tables do.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+import yaml
+
+from nnstudy import metrics, tables
+from nnstudy.errors import StudyError
+
+ACCURACY = ["max_test_accuracy", "mean_test_accuracy"]
+
+# ---- the tidy table of all runs --------------------------------------------------
+
+_VERSION_KEYS = ("python", "keras", "tensorflow", "numpy")
+
+
+def collect_runs(metric_files) -> pd.DataFrame:
+    """One row per run: identity, every hyper-parameter and summary metric,
+    cost, device and software versions, and where its metrics file lies."""
+    metric_files = [str(path) for path in metric_files]
+    frame = tables.collect(metric_files)
+    extra = []
+    for path in metric_files:
+        document = metrics.read(path)
+        device = document.get("device") or {}
+        versions = document.get("versions") or {}
+        extra.append(
+            {
+                "device_name": device.get("name"),
+                **{f"{key}_version": versions.get(key) for key in _VERSION_KEYS},
+                "metrics_file": path,
+            }
+        )
+    frame = pd.concat([frame, pd.DataFrame(extra)], axis=1)
+    return frame.sort_values(["part", "run"], kind="stable").reset_index(drop=True)
+
+
+def read_runs(path) -> pd.DataFrame:
+    """all_runs.csv back as a frame (empty cells: NaN)."""
+    return pd.read_csv(path)
+
+
+# ---- naming: the same names as the study's tables --------------------------------
+
+_A3_NAMES = {"momentum": "A3a SGD + momentum", "rmsprop": "A3b RMSProp", "adam": "A3c Adam"}
+_TEXT_MODEL = {("char", "cnn"): "Char CNN", ("word", "cnn"): "Word CNN", ("char", "gru"): "Char RNN", ("word", "gru"): "Word RNN"}
+B6_ORDER = ["GRU (B3 / B4)", "vanilla RNN", "LSTM", "2-layer GRU", "gradient clipping"]
+
+
+def _pair(row) -> tuple[int, int]:
+    return int(row["c1"]), int(row["c2"])
+
+
+def a4_models(frame: pd.DataFrame, a1_pair, optimum_pair) -> pd.DataFrame:
+    """Part A runs of A4 with an `experiment` column ("A1 SGD" … "A3d SGD + dropout").
+
+    A run of the A1 pair that is also the grid optimum appears under both names.
+    """
+    a1_pair, optimum_pair = tuple(int(v) for v in a1_pair), tuple(int(v) for v in optimum_pair)
+    rows = []
+    for _, row in frame[frame["part"] == "A"].iterrows():
+        pair, dropout, optimizer = _pair(row), float(row["dropout"]), row["optimizer"]
+        names = []
+        if optimizer == "sgd" and dropout == 0:
+            if pair == a1_pair:
+                names.append("A1 SGD")
+            if pair == optimum_pair:
+                names.append("A2 SGD (grid optimum)")
+        elif pair == optimum_pair:
+            names.append("A3d SGD + dropout" if dropout > 0 else _A3_NAMES.get(optimizer, f"A3 {optimizer}"))
+        rows += [row.to_dict() | {"experiment": name} for name in names]
+    result = pd.DataFrame(rows, columns=["experiment", *frame.columns])
+    return result.sort_values(["experiment", "seed"], kind="stable").reset_index(drop=True)
+
+
+def grid_runs(frame: pd.DataFrame, c1_values, c2_values) -> pd.DataFrame:
+    """A2: the SGD runs without dropout over the configured grid."""
+    part_a = frame[(frame["part"] == "A") & (frame["optimizer"] == "sgd") & (frame["dropout"] == 0)]
+    return part_a[part_a["c1"].isin(list(c1_values)) & part_a["c2"].isin(list(c2_values))].reset_index(drop=True)
+
+
+def b5_models(frame: pd.DataFrame) -> pd.DataFrame:
+    """B1–B4 with and without dropout: `model` and `dropout_label` columns."""
+    part_b = frame[frame["part"] == "B"]
+    plain = (part_b["layers"] == 1) & part_b["clip_threshold"].isna() & part_b["architecture"].isin(["cnn", "gru"])
+    runs = part_b[plain].copy()
+    runs["model"] = [_TEXT_MODEL[(lv, ar)] for lv, ar in zip(runs["level"], runs["architecture"])]
+    runs["dropout_label"] = ["with dropout" if d > 0 else "without dropout" for d in runs["dropout"]]
+    order = {name: i for i, name in enumerate(["Char CNN", "Word CNN", "Char RNN", "Word RNN"])}
+    runs["_order"] = runs["model"].map(order)
+    return runs.sort_values(["_order", "dropout", "seed"], kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+def b6_variant(row) -> str | None:
+    """The B6 name of a recurrent run without dropout, else None."""
+    if row["architecture"] == "cnn" or row["dropout"] > 0:
+        return None
+    if row["architecture"] == "rnn":
+        return "vanilla RNN"
+    if row["architecture"] == "lstm":
+        return "LSTM"
+    if row["layers"] > 1:
+        return f"{int(row['layers'])}-layer GRU"
+    if pd.notna(row["clip_threshold"]):
+        return "gradient clipping"
+    return "GRU (B3 / B4)"
+
+
+def b6_models(frame: pd.DataFrame) -> pd.DataFrame:
+    """B6: the char / word GRU and its variants, with a `variant` column."""
+    part_b = frame[frame["part"] == "B"].copy()
+    part_b["variant"] = [b6_variant(row) for _, row in part_b.iterrows()]
+    runs = part_b[part_b["variant"].notna()].copy()
+    runs["_order"] = runs["variant"].map(lambda v: B6_ORDER.index(v) if v in B6_ORDER else len(B6_ORDER))
+    return runs.sort_values(["_order", "level", "seed"], kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+def part_b_name(row) -> str:
+    """A short name for any Part B run: "char GRU, dropout 0.5", "word LSTM" …"""
+    kind = {"cnn": "CNN", "gru": "GRU", "lstm": "LSTM", "rnn": "vanilla RNN"}[row["architecture"]]
+    name = f"{row['level']} {kind}"
+    if row["layers"] > 1:
+        name += f", {int(row['layers'])} layers"
+    if row["dropout"] > 0:
+        name += f", dropout {row['dropout']:g}"
+    if pd.notna(row.get("clip_threshold")):
+        name += f", clipping {row['clip_threshold']:g}"
+    return name
+
+
+def part_b_family(row) -> str:
+    """The model kind of a Part B run, for a figure's legend."""
+    if row["architecture"] == "cnn":
+        return "CNN + dropout" if row["dropout"] > 0 else "CNN"
+    if row["architecture"] == "gru" and row["dropout"] > 0:
+        return "GRU + dropout"
+    return b6_variant(row)
+
+
+# ---- the reference report ----------------------------------------------------------
+
+
+def read_reference(folder) -> dict[str, pd.DataFrame]:
+    """data/reference/{part_a,part_b,b6}.csv (notes: empty text, not NaN)."""
+    folder = Path(folder)
+    reference = {}
+    for name in ("part_a", "part_b", "b6"):
+        path = folder / f"{name}.csv"
+        try:
+            frame = pd.read_csv(path)
+        except (OSError, pd.errors.ParserError) as err:
+            raise StudyError(f"{path}: unreadable reference numbers ({err})") from None
+        frame["note"] = frame["note"].fillna("") if "note" in frame else ""
+        reference[name] = frame
+    return reference
+
+
+def reference_rows(question: str, reference: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The reference numbers of one question, named like our runs."""
+    if question == "a4":
+        return reference["part_a"].copy()
+    part_b = reference["part_b"].copy()
+    part_b["dropout_label"] = part_b["dropout"].map(lambda d: "with dropout" if str(d).lower() in ("yes", "true", "1") else "without dropout")
+    if question == "b5":
+        return part_b
+    if question == "b6":
+        # B6's baseline is B3 / B4 (the GRU without dropout) of the reference's B5.
+        baseline = part_b[(part_b["dropout_label"] == "without dropout") & part_b["model"].str.endswith("RNN")]
+        baseline = pd.DataFrame(
+            {
+                "variant": "GRU (B3 / B4)",
+                "level": baseline["model"].str.split().str[0].str.lower(),
+                "max_test_accuracy": baseline["max_test_accuracy"],
+                "mean_test_accuracy": baseline["mean_test_accuracy"],
+                "note": "from B5 (Char / Word RNN)",
+            }
+        )
+        return pd.concat([baseline, reference["b6"]], ignore_index=True)
+    raise StudyError(f"no reference numbers for question {question!r}")
+
+
+_KEYS = {"a4": ["experiment"], "b5": ["model", "dropout_label"], "b6": ["variant", "level"]}
+
+
+def question_runs(question: str, frame: pd.DataFrame, a1_pair=None, optimum_pair=None) -> pd.DataFrame:
+    """The runs of A4, B5 or B6, named like the reference numbers."""
+    if question == "a4":
+        return a4_models(frame, a1_pair, optimum_pair)
+    if question == "b5":
+        return b5_models(frame)
+    if question == "b6":
+        return b6_models(frame)
+    raise StudyError(f"unknown question {question!r}")
+
+
+def reference_comparison(question: str, runs: pd.DataFrame, reference: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Ours (mean ± std over seeds) beside the reference, with the difference.
+
+    One row per model of the question (ours, then models only the reference
+    has); `difference` columns are ours − reference.
+    """
+    keys = _KEYS[question]
+    values = ACCURACY + (["train_seconds"] if question == "b5" else [])
+    ours = tables.over_seeds(runs, keys, values) if len(runs) else pd.DataFrame(columns=keys)
+    theirs = reference_rows(question, reference)
+    shown = theirs[keys + values + ["note"]].rename(columns={v: f"reference_{v}" for v in values})
+    if question == "a4":
+        shown = shown.join(theirs[["c1", "c2"]].rename(columns={"c1": "reference_c1", "c2": "reference_c2"}))
+        pairs = runs.groupby("experiment", sort=False)[["c1", "c2"]].first().reset_index()
+        ours = ours.merge(pairs, on="experiment", how="left")
+    table = ours.merge(shown, on=keys, how="outer", sort=False)
+    for value in values:
+        if value not in table:
+            table[value] = float("nan")
+        table[f"difference_{value}"] = table[value] - table[f"reference_{value}"]
+    table["note"] = table["note"].fillna("")
+    if "seeds" in table:
+        table["seeds"] = table["seeds"].fillna(0).astype(int)
+    order = _row_order(question, table)
+    return table.iloc[order].reset_index(drop=True)
+
+
+def _row_order(question: str, table: pd.DataFrame) -> list[int]:
+    if question == "a4":
+        key = table["experiment"].tolist()
+    elif question == "b5":
+        models = ["Char CNN", "Word CNN", "Char RNN", "Word RNN"]
+        key = [(models.index(m) if m in models else 9, d) for m, d in zip(table["model"], table["dropout_label"].map({"without dropout": 0, "with dropout": 1}))]
+    else:
+        key = [(B6_ORDER.index(v) if v in B6_ORDER else 9, lv) for v, lv in zip(table["variant"], table["level"])]
+    return sorted(range(len(table)), key=lambda i: key[i])
+
+
+def comparison_display(question: str, table: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """The reference comparison as text cells: ours (± std), reference, difference."""
+    keys = _KEYS[question]
+    shown = table[keys].copy()
+    if question == "a4":
+        shown["ours (c1, c2)"] = [_pair_text(a, b) for a, b in zip(table["c1"], table["c2"])]
+        shown["reference (c1, c2)"] = [_pair_text(a, b) for a, b in zip(table["reference_c1"], table["reference_c2"])]
+    shown = shown.rename(columns={"dropout_label": "dropout"})
+    values = {"max_test_accuracy": "max test acc", "mean_test_accuracy": "mean test acc"}
+    if question == "b5":
+        values["train_seconds"] = "train time (s)"
+    for column, title in values.items():
+        value_digits = 1 if column == "train_seconds" else digits
+        shown[f"{title}: ours"] = [
+            _number(m, s, n, value_digits) for m, s, n in zip(table[column], table.get(f"{column}_std", table[column] * float("nan")), table.get("seeds", [0] * len(table)))
+        ]
+        shown[f"{title}: reference"] = [_number(v, None, 1, value_digits) for v in table[f"reference_{column}"]]
+        shown[f"{title}: difference"] = [_number(v, None, 1, value_digits, sign=True) for v in table[f"difference_{column}"]]
+    if "seeds" in table:
+        shown["seeds"] = table["seeds"]
+    shown["note"] = table["note"]
+    return shown
+
+
+def _pair_text(c1, c2) -> str:
+    if pd.isna(c1) or pd.isna(c2):
+        return "–"
+    return f"({int(c1)}, {int(c2)})"
+
+
+def _number(value, std, seeds, digits, sign=False) -> str:
+    if value is None or pd.isna(value):
+        return "–"
+    text = f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+    if std is not None and seeds and seeds > 1 and pd.notna(std):
+        text += f" ± {std:.{digits}f}"
+    return text
+
+
+# ---- provenance ------------------------------------------------------------------
+
+
+def git_commit(folder) -> str | None:
+    """HEAD of the repository holding `folder` (+ "with local changes"), or None.
+
+    Read-only: GIT_OPTIONAL_LOCKS=0 keeps `git status` from refreshing the index.
+    """
+    env = os.environ | {"GIT_OPTIONAL_LOCKS": "0"}
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, env=env, capture_output=True, text=True, timeout=20
+        )
+        if head.returncode != 0:
+            return None
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=folder, env=env, capture_output=True, text=True, timeout=20,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = head.stdout.strip()
+    if status.returncode == 0 and status.stdout.strip():
+        commit += " (with uncommitted changes)"
+    return commit
+
+
+def _package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def provenance(runs: pd.DataFrame, config: dict, commit: str | None) -> dict:
+    """Config, seeds, versions, devices and compute time of the study."""
+    versions = {}
+    for key in _VERSION_KEYS:
+        found = sorted({str(v) for v in runs.get(f"{key}_version", pd.Series(dtype=str)).dropna()})
+        versions[f"{key} (training jobs)"] = ", ".join(found) or "unknown"
+    for name in ("snakemake", "pandas", "matplotlib", "seaborn", "jinja2"):
+        versions[f"{name} (report job)"] = _package_version(name)
+    versions["python (report job)"] = platform.python_version()
+    devices = (
+        runs.assign(device_name=runs["device_name"].fillna("?"))
+        .groupby(["device", "device_name"], dropna=False)
+        .size()
+        .reset_index(name="runs")
+    )
+    jobs = runs[["part", "run", "label", "seed", "epochs_run", "train_seconds", "job_seconds"]].copy()
+    per_part = runs.groupby("part")["job_seconds"].agg(["count", "sum"]).reset_index()
+    return {
+        "config_yaml": yaml.safe_dump(config, sort_keys=False, default_flow_style=None, width=100),
+        "preset": config.get("preset", "?"),
+        "seeds": config.get("seeds", []),
+        "commit": commit,
+        "versions": versions,
+        "devices": devices.to_dict("records"),
+        "jobs": jobs.to_dict("records"),
+        "per_part": per_part.to_dict("records"),
+        "total_job_seconds": float(runs["job_seconds"].sum()),
+        "total_train_seconds": float(runs["train_seconds"].sum()),
+        "runs": len(runs),
+    }
+
+
+# ---- rendering -----------------------------------------------------------------------
+
+
+def data_uri(path) -> str:
+    """A file as a data: URI (PNG, SVG or JPEG by suffix)."""
+    path = Path(path)
+    kind = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}.get(path.suffix.lower())
+    if kind is None:
+        raise StudyError(f"{path}: cannot embed a {path.suffix or 'suffix-less'} file as an image")
+    try:
+        payload = base64.b64encode(path.read_bytes()).decode("ascii")
+    except OSError as err:
+        raise StudyError(f"{path}: cannot read figure ({err})") from None
+    return f"data:{kind};base64,{payload}"
+
+
+def table_context(table: pd.DataFrame, digits: int = 4) -> dict:
+    """A table for the template: column names and rows of text cells."""
+
+    def cell(value):
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return "–"
+        if isinstance(value, float):
+            return f"{value:g}" if value == int(value) and abs(value) < 1e6 else f"{value:.{digits}f}"
+        return str(value)
+
+    return {"columns": [str(c) for c in table.columns], "rows": [[cell(v) for v in row] for row in table.itertuples(index=False)]}
+
+
+def read_table(path) -> dict:
+    """A study table (CSV) as text cells, exactly as its CSV has them."""
+    return table_context(pd.read_csv(path, dtype=str, keep_default_na=False))
+
+
+def curve_figures(runs: pd.DataFrame, names: pd.Series | None = None) -> list[dict]:
+    """Per run: a title and the data URIs of its cost and accuracy plots."""
+    figures = []
+    for index, row in runs.iterrows():
+        folder = Path(row["metrics_file"]).parent
+        title = names[index] if names is not None else row["label"]
+        figures.append(
+            {
+                "title": f"{title} (seed {int(row['seed'])})",
+                "run": row["run"],
+                "costs": data_uri(folder / "costs.png"),
+                "accuracies": data_uri(folder / "accuracies.png"),
+            }
+        )
+    return figures
+
+
+_ALL_RUNS_COLUMNS = [
+    "part", "label", "seed", "c1", "c2", "optimizer", "level", "architecture", "layers", "dropout",
+    "clip_threshold", "max_test_accuracy", "mean_test_accuracy", "final_test_accuracy", "best_epoch",
+    "epochs_run", "parameters", "train_seconds", "job_seconds",
+]
+
+
+def context(*, runs, a1_pair, optimum, grid, tables_csv, comparisons, figures, feature_maps, config, commit) -> dict:
+    """Everything the template shows, as plain text, numbers and data URIs.
+
+    runs: the all_runs frame; optimum: optimum.json's content; grid: {"c1": [...],
+    "c2": [...]}; tables_csv: {a2, a4, b5, b6: CSV path}; comparisons: {a4, b5,
+    b6: comparison CSV path}; figures: {name: PNG path}; feature_maps: [PNG paths].
+    """
+    optimum_pair = (int(optimum["c1"]), int(optimum["c2"]))
+    a4 = a4_models(runs, a1_pair, optimum_pair)
+    a1 = a4[a4["experiment"] == "A1 SGD"]
+    a3 = a4[a4["experiment"].str.startswith("A3")]
+    grid_frame = grid_runs(runs, grid["c1"], grid["c2"]).sort_values(["c1", "c2", "seed"], kind="stable")
+    b5 = b5_models(runs)
+    b6 = b6_models(runs)
+    b6_only = b6[b6["variant"] != "GRU (B3 / B4)"]
+    models_b14 = b5[b5["dropout"] == 0]
+    models_b5 = b5[b5["dropout"] > 0]
+    present = [c for c in _ALL_RUNS_COLUMNS if c in runs]
+    comparison_tables = {}
+    for question, path in comparisons.items():
+        frame = pd.read_csv(path, keep_default_na=True)
+        frame["note"] = frame["note"].fillna("") if "note" in frame else ""
+        comparison_tables[question] = table_context(comparison_display(question, frame))
+    adam = a4[a4["experiment"] == "A3c Adam"]
+    return {
+        "title": "CE/CZ4042 deep-learning study: results",
+        "generated": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "preset": config.get("preset", "?"),
+        "seeds": config.get("seeds", []),
+        "part_a": config.get("part_a", {}),
+        "part_b": config.get("part_b", {}),
+        "a1_pair": tuple(int(v) for v in a1_pair),
+        "optimum": {"c1": optimum_pair[0], "c2": optimum_pair[1], "source": str(optimum.get("source", ""))},
+        "adam_max": float(adam["max_test_accuracy"].mean()) if len(adam) else None,
+        "tables": {name: read_table(path) for name, path in tables_csv.items()},
+        "comparisons": comparison_tables,
+        "figures": {name: data_uri(path) for name, path in figures.items()},
+        "feature_maps": [data_uri(path) for path in feature_maps],
+        "curves": {
+            "a1": curve_figures(a1),
+            "a2": curve_figures(grid_frame),
+            "a3": curve_figures(a3, a3["experiment"]),
+            "b14": curve_figures(models_b14, models_b14["model"]),
+            "b5": curve_figures(models_b5, models_b5["model"] + " + dropout"),
+            "b6": curve_figures(b6_only, b6_only["level"] + ": " + b6_only["variant"]),
+        },
+        "all_runs": table_context(runs[present]),
+        "provenance": provenance(runs, config, commit),
+    }
+
+
+def render(template_dir, template_name: str, stylesheet, ctx: dict) -> str:
+    """The report as one HTML string; every value from the data is escaped."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["seconds"] = format_seconds
+    css = Path(stylesheet).read_text() if stylesheet else ""
+    # The stylesheet is ours (report/*.css), not data; "</" cannot end the <style> early.
+    ctx = ctx | {"stylesheet": jinja2.utils.markupsafe.Markup(css.replace("</", "<\\/"))}
+    return environment.get_template(template_name).render(**ctx)
+
+
+def format_seconds(value) -> str:
+    """1234.5 → "20 min 34.5 s"; 3.2 → "3.2 s"."""
+    if value is None or pd.isna(value):
+        return "–"
+    value = float(value)
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, seconds = divmod(value, 60)
+    if minutes < 60:
+        return f"{int(minutes)} min {seconds:.0f} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{int(hours)} h {int(minutes)} min"
+
+
+def load_json(path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise StudyError(f"{path}: unreadable ({err})") from None
+
+
+# ---- jobs (scripts/aggregate_*.py, scripts/render_report.py) -----------------------
+
+
+def write_all_runs(metric_files, output, log=print) -> None:
+    """The tidy table of every run as CSV."""
+    frame = collect_runs(metric_files)
+    frame.to_csv(output, index=False)
+    log(f"{len(frame)} runs, {frame.shape[1]} columns -> {output}")
+
+
+def write_reference_comparison(question, runs_csv, reference_dir, optimum_json, a1_pair, output, log=print) -> None:
+    """Ours beside the reference numbers for A4, B5 or B6, as CSV."""
+    optimum = load_json(optimum_json)
+    runs = question_runs(question, read_runs(runs_csv), a1_pair, (optimum["c1"], optimum["c2"]))
+    table = reference_comparison(question, runs, read_reference(reference_dir))
+    table.to_csv(output, index=False)
+    log(f"{question}: {len(table)} models beside the reference")
+
+
+def write_report(*, inputs: dict, params: dict, output, log=print) -> None:
+    """Render report/template.html.j2 into one self-contained HTML file.
+
+    inputs: all_runs, optimum, template, stylesheet, the tables a2/a4/b5/b6,
+    the comparisons a4_reference/b5_reference/b6_reference, the figures
+    (keys ending in "_figure") and feature_maps (a list).
+    params: config (resolved), a1_pair, grid {"c1", "c2"}, basedir.
+    """
+    runs = read_runs(inputs["all_runs"])
+    ctx = context(
+        runs=runs,
+        a1_pair=params["a1_pair"],
+        optimum=load_json(inputs["optimum"]),
+        grid=params["grid"],
+        tables_csv={name: inputs[name] for name in ("a2", "a4", "b5", "b6")},
+        comparisons={name: inputs[f"{name}_reference"] for name in ("a4", "b5", "b6")},
+        figures={key.removesuffix("_figure"): path for key, path in inputs.items() if key.endswith("_figure")},
+        feature_maps=list(inputs["feature_maps"]),
+        config=params["config"],
+        commit=git_commit(params["basedir"]),
+    )
+    template = Path(inputs["template"])
+    text = render(template.parent, template.name, inputs["stylesheet"], ctx)
+    Path(output).write_text(text, encoding="utf-8")
+    log(f"{len(runs)} runs, {len(text) / 1e6:.1f} MB -> {output}")

@@ -1,0 +1,66 @@
+"""Shared fixtures: paths, generated data, and a smoke run of the real workflow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+CIFAR_DIR = SHARED_DATA / "cifar10"
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+# What a copy of the workflow needs; results and caches stay behind.
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "report", "profiles", "data", "envs", "containers"]
+
+
+def copy_workflow(target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, target / name)
+        elif source.exists():
+            shutil.copy2(source, target / name)
+    return target
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800) -> subprocess.CompletedProcess:
+    """Run the real snakemake in `workdir`; output captured as text."""
+    result = subprocess.run(
+        [str(SNAKEMAKE), *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+    return result
+
+
+def smoke_config(*extra: str) -> list[str]:
+    return ["--config", "preset=smoke", f"cifar10_dir={CIFAR_DIR}", *extra]
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """A copy of the workflow after a complete smoke run (shared by integration tests)."""
+    if not CIFAR_DIR.is_dir():
+        pytest.skip(f"{CIFAR_DIR} not available")
+    workdir = copy_workflow(tmp_path_factory.mktemp("smoke") / "workflow")
+    snakemake(workdir, "--cores", "2", *smoke_config())
+    return workdir
+
+
+def random_images(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(count, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=count)
+    return images, labels

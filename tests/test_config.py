@@ -1,0 +1,85 @@
+"""Bad config values stop Snakemake before any job, with one line naming the key."""
+
+import shutil
+
+import pytest
+import yaml
+from conftest import CIFAR_DIR, REPO, copy_workflow, snakemake
+
+from nnstudy import settings
+from nnstudy.errors import StudyError
+
+SCHEMA = REPO / "schemas/config.schema.yaml"
+
+
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory):
+    return copy_workflow(tmp_path_factory.mktemp("config") / "workflow")
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"part_a": {"c1": -5}}, "config error: part_a.c1: -5 is less than the minimum of 1"),
+        ({"part_a": {"optimizers": ["sgd", "nadam"]}}, "config error: part_a.optimizers.1: 'nadam' is not one of"),
+        ({"part_b": {"clip_mode": "sideways"}}, "config error: part_b.clip_mode: 'sideways' is not one of"),
+        ({"part_a": {"dropout": 1.5}}, "config error: part_a.dropout: 1.5 is greater than or equal to the maximum of 1"),
+        ({"preset": "fast"}, "config error: preset: 'fast' is not one of ['paper', 'quick', 'smoke']"),
+        ({"seeds": []}, "config error: seeds: [] should be non-empty"),
+        ({"part_a": {"grid": {"c1": [10, 10]}}}, "config error: part_a.grid.c1: [10, 10] has non-unique elements"),
+        ({"part_a": {"epoch": 3}}, "config error: part_a: Additional properties are not allowed ('epoch' was unexpected)"),
+        ({"presets": {"smoke": {"part_a": {"epochs": 0}}}, "preset": "smoke"}, "config error: part_a.epochs: 0 is less than the minimum of 1"),
+        ({"cifar10_dir": "/nonexistent"}, "config error: cifar10_dir: /nonexistent/data_batch_1 does not exist"),
+        ({"text": {"train_csv": "missing.csv"}}, "config error: text.train_csv: missing.csv does not exist"),
+    ],
+)
+def test_invalid_config_is_one_clear_line(workflow, tmp_path, override, message):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(yaml.safe_dump(override))
+    result = snakemake(workflow, "-n", "--configfile", str(extra), check=False)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("config error")]
+    assert errors == [message] or (len(errors) == 1 and errors[0].startswith(message))
+    assert "Traceback" not in result.stderr
+
+
+def test_valid_config_plans_the_whole_study(workflow):
+    result = snakemake(workflow, "-n", "--config", "preset=smoke", f"cifar10_dir={CIFAR_DIR}")
+    assert "train_cifar            25" in result.stdout
+    assert "train_text             16" in result.stdout
+
+
+def test_presets_change_scale_not_spec_values():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    paper = settings.resolve(dict(config), SCHEMA)
+    quick = settings.resolve(dict(config, preset="quick"), SCHEMA)
+    assert paper["part_a"]["epochs"] == 1000 and paper["part_b"]["epochs"] == 250
+    assert quick["part_a"]["epochs"] < 1000 and quick["part_a"]["train_limit"]
+    for part in ("part_a", "part_b"):
+        for key in ("batch_size", "learning_rate", "dropout"):
+            assert quick[part][key] == paper[part][key]
+
+
+def test_schema_fills_defaults_and_describes_every_key():
+    config = {"preset": "paper", "presets": {"paper": {}, "quick": {}, "smoke": {}}}
+    resolved = settings.resolve(config, SCHEMA)
+    assert resolved["part_a"]["c1"] == 50 and resolved["part_b"]["clip_mode"] == "value"
+    assert resolved["text"]["length"] == 100 and resolved["seeds"] == [1]
+    schema = yaml.safe_load(SCHEMA.read_text())
+
+    def undocumented(node, path):
+        for name, sub in node.get("properties", {}).items():
+            if "$ref" in sub:
+                sub = {**schema["$defs"][sub["$ref"].split("/")[-1]], **sub}
+            if "description" not in sub:
+                yield f"{path}{name}"
+            yield from undocumented(sub, f"{path}{name}.")
+
+    assert list(undocumented(schema, "")) == []
+
+
+def test_missing_preset_section():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    del config["presets"]["quick"]
+    with pytest.raises(StudyError, match="presets"):
+        settings.resolve(dict(config, preset="quick"), SCHEMA)
