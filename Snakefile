@@ -15,10 +15,12 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/part_a.smk"
 include: "rules/part_b.smk"
+include: "rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         part_a_targets,
         part_b_targets,
-    default_target: True
+        "results/report.html",

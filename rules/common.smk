@@ -1,12 +1,22 @@
 import json
+import os
 import sys
 from pathlib import Path
+
+# Rules and jobs import the nnstudy package from this checkout, whatever
+# environment (venv, conda, container, cluster node) they run in.
+sys.path.insert(0, workflow.basedir)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])
+)
 
 from nnstudy import settings
 from nnstudy.errors import StudyError
 
 try:
-    STUDY = settings.resolve(config, Path(workflow.basedir) / "schemas/config.schema.yaml")
+    STUDY = settings.resolve(
+        config, Path(workflow.basedir) / "schemas/config.schema.yaml"
+    )
     settings.check_inputs(STUDY)
 except StudyError as err:
     sys.exit(str(err))
@@ -45,16 +55,29 @@ def cifar10_file(name):
 
 # ---- Part A ----------------------------------------------------------------
 
-PART_A_RUN = "results/part_a/runs/c1-{c1}_c2-{c2}_{optimizer}_dropout-{dropout}_seed-{seed}"
+PART_A_RUN = (
+    "results/part_a/runs/c1-{c1}_c2-{c2}_{optimizer}_dropout-{dropout}_seed-{seed}"
+)
 
 
 def part_a_run(c1, c2, optimizer="sgd", dropout=0.0, seed=SEEDS[0]):
-    return PART_A_RUN.format(c1=c1, c2=c2, optimizer=optimizer, dropout=number(dropout), seed=seed)
+    return PART_A_RUN.format(
+        c1=c1, c2=c2, optimizer=optimizer, dropout=number(dropout), seed=seed
+    )
 
 
 def part_a_settings():
-    keys = ("epochs", "batch_size", "learning_rate", "momentum", "train_limit", "test_limit")
-    return {key: PART_A[key] for key in keys} | {"deterministic": TRAINING["deterministic"]}
+    keys = (
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "momentum",
+        "train_limit",
+        "test_limit",
+    )
+    return {key: PART_A[key] for key in keys} | {
+        "deterministic": TRAINING["deterministic"]
+    }
 
 
 def grid_metrics(wildcards=None):
@@ -67,7 +90,10 @@ def grid_metrics(wildcards=None):
 
 
 def a1_metrics(wildcards=None):
-    return [f"{part_a_run(PART_A['c1'], PART_A['c2'], seed=seed)}/metrics.json" for seed in SEEDS]
+    return [
+        f"{part_a_run(PART_A['c1'], PART_A['c2'], seed=seed)}/metrics.json"
+        for seed in SEEDS
+    ]
 
 
 def optimum_pair():
@@ -99,7 +125,9 @@ def a4_metrics(wildcards=None):
 
 def feature_map_plots():
     count = PART_A["feature_map_images"]
-    return [f"results/part_a/feature_maps/test_image_{i}.png" for i in range(1, count + 1)]
+    return [
+        f"results/part_a/feature_maps/test_image_{i}.png" for i in range(1, count + 1)
+    ]
 
 
 def part_a_targets(wildcards=None):
@@ -107,7 +135,11 @@ def part_a_targets(wildcards=None):
         grid_metrics()
         + a1_metrics()
         + feature_map_plots()
-        + expand("results/tables/{table}.{ext}", table=["a2_grid", "a4_comparison"], ext=["csv", "md", "html"])
+        + expand(
+            "results/tables/{table}.{ext}",
+            table=["a2_grid", "a4_comparison"],
+            ext=["csv", "md", "html"],
+        )
     )
 
 
@@ -118,12 +150,29 @@ PART_B_RUN = "results/part_b/runs/{level}-{arch}_layers-{layers}_dropout-{dropou
 
 def part_b_run(level, arch, layers=1, dropout=0.0, clip=None, seed=SEEDS[0]):
     clip = "none" if clip is None else number(clip)
-    return PART_B_RUN.format(level=level, arch=arch, layers=layers, dropout=number(dropout), clip=clip, seed=seed)
+    return PART_B_RUN.format(
+        level=level,
+        arch=arch,
+        layers=layers,
+        dropout=number(dropout),
+        clip=clip,
+        seed=seed,
+    )
 
 
 def part_b_settings():
-    keys = ("epochs", "batch_size", "learning_rate", "optimizer", "clip_mode", "train_limit", "test_limit")
-    return {key: PART_B[key] for key in keys} | {"deterministic": TRAINING["deterministic"]}
+    keys = (
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "optimizer",
+        "clip_mode",
+        "train_limit",
+        "test_limit",
+    )
+    return {key: PART_B[key] for key in keys} | {
+        "deterministic": TRAINING["deterministic"]
+    }
 
 
 def b5_runs():
@@ -151,18 +200,40 @@ def b6_runs():
 
 
 def part_b_metrics(runs):
-    return [f"{part_b_run(**run, seed=seed)}/metrics.json" for run in runs for seed in SEEDS]
+    return [
+        f"{part_b_run(**run, seed=seed)}/metrics.json" for run in runs for seed in SEEDS
+    ]
 
 
 def part_b_targets(wildcards=None):
     return (
         part_b_metrics(b5_runs())
         + part_b_metrics(b6_runs())
-        + expand("results/tables/{table}.{ext}", table=["b5_models", "b6_rnn_variants"], ext=["csv", "md", "html"])
+        + expand(
+            "results/tables/{table}.{ext}",
+            table=["b5_models", "b6_rnn_variants"],
+            ext=["csv", "md", "html"],
+        )
     )
 
 
-# ---- resources ---------------------------------------------------------------
+# ---- training jobs -------------------------------------------------------------
+
+
+def learning_curve(path, category, plot, **labels):
+    """A run's cost or accuracy plot, for Snakemake's report."""
+    return report(
+        path,
+        caption="../report/curves.rst",
+        category=category,
+        subcategory="Learning curves",
+        labels=labels | {"seed": "{seed}", "plot": plot},
+    )
+
+
+def resume_dir(wildcards, output):
+    """Resume state of a training job: its run folder mirrored under resume_dir."""
+    return str(Path(TRAINING["resume_dir"]) / Path(output.metrics).parent)
 
 
 def training_runtime(seconds_per_epoch, epochs):

@@ -5,33 +5,38 @@ rule train_cifar:
     output:
         metrics=f"{PART_A_RUN}/metrics.json",
         model=f"{PART_A_RUN}/model.keras",
-        costs=report(
+        costs=learning_curve(
             f"{PART_A_RUN}/costs.png",
-            caption="../report/curves.rst",
-            category="Part A: CIFAR-10",
-            subcategory="Learning curves",
-            labels={"model": "CNN ({c1}, {c2})", "optimizer": "{optimizer}", "dropout": "{dropout}", "seed": "{seed}", "plot": "cost"},
+            "Part A: CIFAR-10",
+            "cost",
+            model="CNN ({c1}, {c2})",
+            optimizer="{optimizer}",
+            dropout="{dropout}",
         ),
-        accuracies=report(
+        accuracies=learning_curve(
             f"{PART_A_RUN}/accuracies.png",
-            caption="../report/curves.rst",
-            category="Part A: CIFAR-10",
-            subcategory="Learning curves",
-            labels={"model": "CNN ({c1}, {c2})", "optimizer": "{optimizer}", "dropout": "{dropout}", "seed": "{seed}", "plot": "accuracy"},
+            "Part A: CIFAR-10",
+            "accuracy",
+            model="CNN ({c1}, {c2})",
+            optimizer="{optimizer}",
+            dropout="{dropout}",
         ),
-    params:
-        settings=part_a_settings(),
-        state_dir=lambda wc, output: f"{TRAINING['resume_dir']}/{output.metrics}".removesuffix("/metrics.json"),
     log:
         f"logs/{PART_A_RUN}.log",
     benchmark:
         f"benchmarks/{PART_A_RUN}.tsv"
+    conda:
+        "../envs/study.yaml"
+    container:
+        STUDY["container"] or None
     threads: TRAINING["threads"]
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=training_runtime(seconds_per_epoch=30, epochs=PART_A["epochs"]),
-    container: STUDY["container"] or None
+    params:
+        settings=part_a_settings(),
+        state_dir=resume_dir,
     script:
         "../scripts/train_cifar.py"
 
@@ -41,10 +46,12 @@ checkpoint select_optimum:
         [] if PART_A["optimum"] else grid_metrics(),
     output:
         "results/part_a/optimum.json",
-    params:
-        pinned=PART_A["optimum"],
     log:
         "logs/part_a/select_optimum.log",
+    conda:
+        "../envs/study.yaml"
+    params:
+        pinned=PART_A["optimum"],
     script:
         "../scripts/select_optimum.py"
 
@@ -63,6 +70,8 @@ rule grid_table:
         html="results/tables/a2_grid.html",
     log:
         "logs/tables/a2_grid.log",
+    conda:
+        "../envs/study.yaml"
     script:
         "../scripts/grid_table.py"
 
@@ -79,11 +88,13 @@ rule comparison_table:
         ),
         md="results/tables/a4_comparison.md",
         html="results/tables/a4_comparison.html",
+    log:
+        "logs/tables/a4_comparison.log",
+    conda:
+        "../envs/study.yaml"
     params:
         a1_pair=[PART_A["c1"], PART_A["c2"]],
         optimum_pair=lambda wc: list(optimum_pair()),
-    log:
-        "logs/tables/a4_comparison.log",
     script:
         "../scripts/comparison_table.py"
 
@@ -102,5 +113,7 @@ rule feature_maps:
         ),
     log:
         "logs/part_a/feature_maps_{index}.log",
+    conda:
+        "../envs/study.yaml"
     script:
         "../scripts/feature_maps.py"

@@ -5,33 +5,40 @@ rule train_text:
     output:
         metrics=f"{PART_B_RUN}/metrics.json",
         model=f"{PART_B_RUN}/model.keras",
-        costs=report(
+        costs=learning_curve(
             f"{PART_B_RUN}/costs.png",
-            caption="../report/curves.rst",
-            category="Part B: text classification",
-            subcategory="Learning curves",
-            labels={"model": "{level} {arch}", "layers": "{layers}", "dropout": "{dropout}", "clip": "{clip}", "seed": "{seed}", "plot": "cost"},
+            "Part B: text classification",
+            "cost",
+            model="{level} {arch}",
+            layers="{layers}",
+            dropout="{dropout}",
+            clip="{clip}",
         ),
-        accuracies=report(
+        accuracies=learning_curve(
             f"{PART_B_RUN}/accuracies.png",
-            caption="../report/curves.rst",
-            category="Part B: text classification",
-            subcategory="Learning curves",
-            labels={"model": "{level} {arch}", "layers": "{layers}", "dropout": "{dropout}", "clip": "{clip}", "seed": "{seed}", "plot": "accuracy"},
+            "Part B: text classification",
+            "accuracy",
+            model="{level} {arch}",
+            layers="{layers}",
+            dropout="{dropout}",
+            clip="{clip}",
         ),
-    params:
-        settings=part_b_settings(),
-        state_dir=lambda wc, output: f"{TRAINING['resume_dir']}/{output.metrics}".removesuffix("/metrics.json"),
     log:
         f"logs/{PART_B_RUN}.log",
     benchmark:
         f"benchmarks/{PART_B_RUN}.tsv"
+    conda:
+        "../envs/study.yaml"
+    container:
+        STUDY["container"] or None
     threads: TRAINING["threads"]
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=training_runtime(seconds_per_epoch=60, epochs=PART_B["epochs"]),
-    container: STUDY["container"] or None
+    params:
+        settings=part_b_settings(),
+        state_dir=resume_dir,
     script:
         "../scripts/train_text.py"
 
@@ -50,13 +57,17 @@ rule b5_table:
         html="results/tables/b5_models.html",
     log:
         "logs/tables/b5_models.log",
+    conda:
+        "../envs/study.yaml"
     script:
         "../scripts/text_table.py"
 
 
 rule b6_table:
     input:
-        part_b_metrics([dict(level=level, arch="gru") for level in ("char", "word")] + b6_runs()),
+        part_b_metrics(
+            [dict(level=level, arch="gru") for level in ("char", "word")] + b6_runs()
+        ),
     output:
         csv=report(
             "results/tables/b6_rnn_variants.csv",
@@ -68,5 +79,7 @@ rule b6_table:
         html="results/tables/b6_rnn_variants.html",
     log:
         "logs/tables/b6_rnn_variants.log",
+    conda:
+        "../envs/study.yaml"
     script:
         "../scripts/text_table.py"
