@@ -66,8 +66,8 @@ def load_cifar(train_file, test_file, train_limit=None, test_limit=None):
     )
 
 
-def train_cifar(*, c1, c2, optimizer, dropout, seed, settings, inputs, outputs, state_dir, log=print):
-    runtime.prepare()
+def train_cifar(*, c1, c2, optimizer, dropout, seed, settings, inputs, outputs, state_dir, gpu=None, log=print):
+    runtime.prepare(gpu, log)
     from nnstudy import models, training
 
     split = load_cifar(inputs["train"], inputs["test"], settings["train_limit"], settings["test_limit"])
@@ -148,8 +148,8 @@ def prepare_text(*, train_csv, test_csv, length, min_count, max_vocabulary, outp
     )
 
 
-def train_text(*, level, architecture, num_layers, dropout, clip, seed, settings, inputs, outputs, state_dir, log=print):
-    runtime.prepare()
+def train_text(*, level, architecture, num_layers, dropout, clip, seed, settings, inputs, outputs, state_dir, gpu=None, log=print):
+    runtime.prepare(gpu, log)
     from nnstudy import models, training
 
     arrays = np.load(inputs["ids"])

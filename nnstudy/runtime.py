@@ -10,10 +10,15 @@ import os
 import platform
 
 
-def prepare() -> None:
+def prepare(gpu: dict | None = None, log=print) -> None:
+    """Logging, backend and — for training jobs, `gpu` given — the job's GPU."""
     # TensorFlow's C++ INFO lines (oneDNN, CPU features) drown the progress log.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if gpu is not None:
+        from nnstudy import devices
+
+        devices.assign_gpu(gpu["lock_dir"], gpu["jobs_per_gpu"], log)
 
 
 def configure(threads: int, deterministic: bool, log=print) -> dict:

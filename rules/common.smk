@@ -220,6 +220,15 @@ def part_b_targets(wildcards=None):
 # ---- training jobs -------------------------------------------------------------
 
 
+def job_settings():
+    """What every training job needs beyond its model's settings.
+
+    GPU placement (training.gpu) is read by the job from the config instead:
+    as a param, changing it would rerun every finished training job.
+    """
+    return {"deterministic": TRAINING["deterministic"]}
+
+
 def learning_curve(path, category, plot, **labels):
     """A run's cost or accuracy plot, for Snakemake's report."""
     return report(

@@ -15,6 +15,7 @@ jobs.run(
         inputs=dict(snakemake.input.items()),
         outputs=dict(snakemake.output.items()),
         state_dir=snakemake.params.state_dir,
+        gpu=snakemake.config["training"]["gpu"],
         log=log,
     ),
 )
