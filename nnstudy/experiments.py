@@ -95,7 +95,7 @@ def train_cifar(*, c1, c2, optimizer, dropout, seed, settings, inputs, outputs, 
     _train_and_record(build, split, run, settings, outputs, state_dir, log)
 
 
-def feature_maps(*, model_file, test_file, index, output, log=print):
+def feature_maps(*, model_file, test_file, meta_file, index, output, log=print):
     """A1b: test image `index` (1-based) and its C1, S1, C2, S2 maps."""
     runtime.prepare()
     import keras
@@ -108,7 +108,8 @@ def feature_maps(*, model_file, test_file, index, output, log=print):
     names = ["C1", "S1", "C2", "S2"]
     probe = keras.Model(model.inputs, [model.get_layer(name).output for name in names])
     maps = {name: layer[0] for name, layer in zip(names, probe.predict(image, verbose=0))}
-    plots.feature_maps(image[0], maps, f"test image {index} (class {labels[index - 1]})", output)
+    label = cifar.load_label_names(meta_file)[labels[index - 1]]
+    plots.feature_maps(image[0], maps, f"test image {index}: {label}", output)
     log(f"wrote {output}")
 
 

@@ -71,7 +71,7 @@ def check_inputs(config: dict) -> None:
     """Fail early, naming the key, when a configured data file is missing."""
     if config["cifar10_dir"]:
         folder = Path(config["cifar10_dir"])
-        for name in (cifar.TRAIN_FILE, cifar.TEST_FILE):
+        for name in (cifar.TRAIN_FILE, cifar.TEST_FILE, cifar.META_FILE):
             if not (folder / name).is_file():
                 raise StudyError(f"config error: cifar10_dir: {folder / name} does not exist")
     for key in ("train_csv", "test_csv"):

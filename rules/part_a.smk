@@ -103,6 +103,7 @@ rule feature_maps:
     input:
         model=f"{part_a_run(PART_A['c1'], PART_A['c2'])}/model.keras",
         test=cifar10_file("test_batch_trim"),
+        meta=cifar10_file("batches.meta"),
     output:
         report(
             "results/part_a/feature_maps/test_image_{index}.png",

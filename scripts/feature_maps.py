@@ -6,6 +6,7 @@ jobs.run(
     lambda log: experiments.feature_maps(
         model_file=snakemake.input.model,
         test_file=snakemake.input.test,
+        meta_file=snakemake.input.meta,
         index=int(snakemake.wildcards.index),
         output=snakemake.output[0],
         log=log,
