@@ -15,6 +15,9 @@ def prepare(gpu: dict | None = None, log=print) -> None:
     # TensorFlow's C++ INFO lines (oneDNN, CPU features) drown the progress log.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    # JAX would take 75% of the GPU's memory up front, leaving none for a
+    # second job sharing the GPU (TensorFlow's memory growth, see configure()).
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     if gpu is not None:
         from nnstudy import devices
 
