@@ -32,7 +32,7 @@ rule train_cifar:
     threads: TRAINING["threads"]
     resources:
         gpu=1,
-        mem_mb=4000,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=training_runtime(seconds_per_epoch=30, epochs=PART_A["epochs"]),
     params:
         settings=part_a_settings(),

@@ -34,7 +34,7 @@ rule train_text:
     threads: TRAINING["threads"]
     resources:
         gpu=1,
-        mem_mb=4000,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=training_runtime(seconds_per_epoch=60, epochs=PART_B["epochs"]),
     params:
         settings=part_b_settings(),

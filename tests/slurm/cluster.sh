@@ -41,7 +41,7 @@ CONF_FILES=(slurm.conf slurmdbd.conf gres.conf)
 PACKAGES=(munge mariadb-server slurmdbd slurmctld slurmd slurm-client)
 
 log() { printf '[cluster %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+die() { log "ERROR: $*"; [[ ${CMD:-} == up ]] && log "run '$0 down' to stop what was started"; exit 1; }
 
 # ---------------------------------------------------------------- helpers ----
 
@@ -118,6 +118,18 @@ install_packages() {
         { apt-get update -q >>"$STATE/log/apt.log" 2>&1 &&
           apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$STATE/log/apt.log" 2>&1; } ||
         { tail -n 20 "$STATE/log/apt.log" >&2; die "apt-get install failed (log: $STATE/log/apt.log)"; }
+}
+
+# A SLURM daemon that this script did not start means a real installation:
+# do not take over its ports and configuration.
+refuse_foreign_daemons() {
+    local d pids
+    for d in slurmctld slurmd slurmdbd; do
+        live_pid "$d" >/dev/null && continue
+        if pids=$(pgrep -x "$d"); then
+            die "$d is already running (pid $(echo $pids)) and was not started by this script; stop it first"
+        fi
+    done
 }
 
 # Move foreign config files out of the way (restored by `down`).
@@ -354,6 +366,7 @@ cmd_up() {
     mkdir -p "$STATE"/{log,run,pids,slurmctld,slurmd}
     chmod 700 "$STATE"
     install_packages
+    refuse_foreign_daemons
     [[ -s $STATE/dbpass ]] || (umask 077; head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$STATE/dbpass")
     backup_configs
     write_configs
@@ -395,7 +408,8 @@ cmd_status() {
     return $rc
 }
 
-case ${1:-} in
+CMD=${1:-}
+case $CMD in
     up) cmd_up ;;
     down) cmd_down ;;
     status) cmd_status ;;

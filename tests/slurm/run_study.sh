@@ -106,16 +106,16 @@ cd "$SCRATCH"
 # cluster, not jobs of a few seconds).
 export SNAKEMAKE_SLURM_PARTITION=$NNSTUDY_SLURM_PARTITION
 export SNAKEMAKE_SLURM_ACCOUNT=$NNSTUDY_SLURM_ACCOUNT
-# `--workflow-profile none`: the repository's profiles/default (auto-loaded
-# workflow profile, for local runs) would override profiles/slurm, e.g. its
-# global `resources: gpu=1` would let only one GPU job run at a time.
-SMK=("$SNAKEMAKE" --profile "$REPO/profiles/slurm" --workflow-profile none
+# profiles/default is loaded too (Snakemake's automatic workflow profile) and
+# wins over --profile: it must set nothing that limits a cluster run (no
+# `cores`, no global `resources`); the job counts below check that it doesn't.
+SMK=("$SNAKEMAKE" --profile "$REPO/profiles/slurm"
      --slurm-init-seconds-before-status-checks 5 "${CONFIG[@]}")
 
 # ------------------------------------------------------------ plan ----------
 "${SMK[@]}" -n >plan.log 2>&1 || { cat plan.log; fail "dry run failed"; }
-grep -q "^Using profile .*profiles/slurm for setting" plan.log ||
-    { grep "^Using" plan.log; fail "snakemake did not load (only) profiles/slurm"; }
+grep -q "^Using profile .*profiles/slurm" plan.log ||
+    { grep "^Using" plan.log; fail "snakemake did not load profiles/slurm"; }
 MIN=()
 for rule in ${GPU_RULES//,/ }; do
     n=$(awk -v r="$rule" '/^Job stats:/{s=1} s && $1==r {print $2; exit}' plan.log)
@@ -128,17 +128,15 @@ say "planned in total: $(awk '/^Job stats:/{s=1} s && $1=="total" {print $2; exi
 # ------------------------------------------------------------- run ----------
 say "running the workflow on SLURM (timeout ${TIMEOUT} s; full log: $SCRATCH/run.log)"
 t=$SECONDS
+# In the foreground (a background job would ignore SIGINT), SIGINT rather
+# than SIGTERM on timeout: Snakemake then cancels its SLURM jobs and exits.
+# Everything goes to run.log; the terminal gets one line per submission and
+# per finished step.
 set +e
-# SIGINT, not SIGTERM, on timeout: Snakemake then cancels its SLURM jobs.
-timeout -s INT -k 120 "$TIMEOUT" "${SMK[@]}" >run.log 2>&1 &
-smk_pid=$!
-# Progress: one line per submission / finished job.
-tail -n +1 -F --pid=$smk_pid run.log 2>/dev/null |
+timeout --foreground -s INT -k 120 "$TIMEOUT" "${SMK[@]}" 2>&1 | tee run.log |
     grep --line-buffered -E 'has been submitted with SLURM jobid|steps \([0-9]+%\) done|^(Error|WorkflowError)|SLURM-job .* failed' |
-    sed -u 's/^/    /' &
-wait $smk_pid
-rc=$?
-sleep 1
+    sed -u -e 's/^/    /' -e 's/ (log: .*slurm_logs\/\(.*\)\/[0-9]*\.log)\./ [\1]/'
+rc=${PIPESTATUS[0]}
 set -e
 ((rc == 0)) || { ((rc == 124)) && fail "snakemake timed out after ${TIMEOUT} s"; fail "snakemake exited with $rc"; }
 say "workflow finished in $((SECONDS - t)) s"
