@@ -50,6 +50,12 @@ TIMINGS=()
 STEP_NAME=""
 STEP_START=0
 
+# TensorFlow's C++ start-up chatter, dropped from what is shown.
+TF_NOISE='^(WARNING: All log messages before absl|I0000 |W0000 |E0000 |To enable the following instructions)'
+
+# Shows a log without that chatter, indented.
+show() { grep -v -E "$TF_NOISE" "$1" | sed 's/^/    /' || true; }
+
 log() { printf '[container-test %4ds] %s\n' "$SECONDS" "$*"; }
 die() {
     printf '[container-test %4ds] ERROR: %s\n' "$SECONDS" "$*" >&2
@@ -277,8 +283,16 @@ import keras, tensorflow as tf, nnstudy
 assert nnstudy.__file__.startswith("/work/"), nnstudy.__file__
 print("keras", keras.__version__, "| tensorflow", tf.__version__, "| nnstudy from", nnstudy.__file__,
       "| GPUs:", tf.config.list_physical_devices("GPU"))
-' 2>&1 | grep -v -E '^(WARNING: All log messages|I0000|W0000|E0000|To enable the following)' ||
-    die "importing keras, tensorflow, nnstudy in the image failed"
+' >"$WORK/imports.log" 2>&1 ||
+    { cat "$WORK/imports.log" >&2; die "importing keras, tensorflow, nnstudy in the image failed"; }
+show "$WORK/imports.log"
+# Docker users run with --user "$(id -u):$(id -g)" so results are theirs: the
+# environment must work for an arbitrary non-root user with HOME=/tmp.
+run_in_image nonroot --user 12345:12345 -e HOME=/tmp -e TF_CPP_MIN_LOG_LEVEL=3 "$IMAGE" python -c '
+import keras, tensorflow, matplotlib.pyplot, seaborn, pandas, snakemake
+print("non-root user: imports fine")' >"$WORK/nonroot.log" 2>&1 ||
+    { cat "$WORK/nonroot.log" >&2; die "the image does not work for a non-root user"; }
+show "$WORK/nonroot.log"
 
 # ---------------------------------------------------------------------------
 if [[ $SMOKE == auto ]]; then
@@ -310,7 +324,9 @@ if [[ $SMOKE == 1 ]]; then
     log "snakemake -n in the container: nothing to be done"
 
     run_in_image check "${mounts[@]}" -e TF_CPP_MIN_LOG_LEVEL=3 "$IMAGE" \
-        python tests/container/check_smoke.py results CPU || die "smoke outputs are wrong"
+        python tests/container/check_smoke.py results CPU >"$WORK/check.log" 2>&1 ||
+        { cat "$WORK/check.log" >&2; die "smoke outputs are wrong"; }
+    show "$WORK/check.log"
 else
     log "no Snakefile yet (or NNSTUDY_SMOKE=0): smoke study skipped"
 fi
@@ -362,7 +378,7 @@ SH
         exec chroot "$1" /bin/sh /.nnstudy-test/run.sh
     ' sh "$rootfs" "$COPY" >"$WORK/apptainer-sim.log" 2>&1 ||
         { tail -n 40 "$WORK/apptainer-sim.log" >&2; die "the unpacked image failed %environment/%test of study.def"; }
-    grep -v -E '^(WARNING: All log messages|I0000|W0000|E0000|To enable the following)' "$WORK/apptainer-sim.log" | sed 's/^/    /'
+    show "$WORK/apptainer-sim.log"
     log "unpacked image passes study.def %test (Apptainer itself is not available on Debian 12: not tested)"
 fi
 
