@@ -6,14 +6,16 @@ Same seaborn style as nnstudy.plots (importing it sets the theme).
 
 from __future__ import annotations
 
-from pathlib import Path
+import matplotlib
 
-import matplotlib.pyplot as plt
-import pandas as pd
-import seaborn as sns
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as mticker  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
 
-from nnstudy import metrics, report
-from nnstudy import plots  # noqa: F401  (the shared theme and Agg backend)
+from nnstudy import metrics, report, tables  # noqa: E402
+from nnstudy import plots  # noqa: E402, F401  (sets the shared seaborn theme)
 
 _STATISTICS = {"max_test_accuracy": "max over epochs", "mean_test_accuracy": "mean over epochs"}
 _SOURCE_COLOURS = {"ours": sns.color_palette()[0], "reference report": sns.color_palette()[7]}
@@ -41,11 +43,11 @@ def grid_heatmap(runs: pd.DataFrame, optimum: tuple[int, int] | None, path, c1_v
     title = "A2 grid search: max test accuracy over epochs"
     if seeds.max() > 1:
         title += f" (mean of {seeds.max()} seeds)"
-    ax.set_title(title)
     if optimum is not None and optimum[0] in rows and optimum[1] in columns:
         r, c = rows.index(optimum[0]), columns.index(optimum[1])
         ax.add_patch(plt.Rectangle((c, r), 1, 1, fill=False, edgecolor="red", linewidth=3))
-        ax.text(len(columns) + 0.05, -0.25, "red box: chosen optimum", color="red", fontsize=9, ha="right", va="bottom")
+        title += f"\nred box: the pair chosen for A3 ({optimum[0]}, {optimum[1]})"
+    ax.set_title(title)
     ax.tick_params(axis="y", rotation=0)
     _save(fig, path)
 
@@ -86,8 +88,8 @@ def comparison_chart(runs: pd.DataFrame, reference: pd.DataFrame, name: str, tit
 
 
 _QUANTITIES = {
-    "train_loss": "training cost (cross-entropy, nats)",
-    "test_loss": "test cost (cross-entropy, nats)",
+    "train_loss": "training cost (nats)",
+    "test_loss": "test cost (nats)",
     "test_accuracy": "test accuracy",
 }
 
@@ -131,12 +133,16 @@ def curves_overlay(history: pd.DataFrame, name: str, title: str, path, col: str 
             if quantity == "test_accuracy":
                 ax.set_ylim(0, 1)
             if i == 0 and col:
-                ax.set_title(f"{col} = {value}")
+                ax.set_title(f"{value} input" if col == "level" else f"{col} = {value}")
     handles = [plt.Line2D([], [], color=palette[h], marker="o" if few_epochs else None, label=h) for h in hue_order]
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    fig.suptitle(title)
+    seeds = int(history.groupby(name)["seed"].nunique().max())
+    fig.suptitle(title + (f" (mean ± sd of {seeds} seeds)" if seeds > 1 else ""))
     fig.tight_layout()
     _save(fig, path)
+
+
+FAMILY_ORDER = ["CNN", "CNN + dropout", "GRU (B3 / B4)", "GRU + dropout", "vanilla RNN", "LSTM", "2-layer GRU", "gradient clipping"]
 
 
 def accuracy_against_time(runs: pd.DataFrame, path) -> None:
@@ -150,11 +156,12 @@ def accuracy_against_time(runs: pd.DataFrame, path) -> None:
         )
         .reset_index()
     )
-    families = list(dict.fromkeys(summary["family"]))
+    present = set(summary["family"])
+    families = [f for f in FAMILY_ORDER if f in present] + sorted(present - set(FAMILY_ORDER))
     palette = dict(zip(families, sns.color_palette("tab10", len(families))))
     markers = dict(zip(families, ["o", "s", "D", "^", "v", "P", "X", "*", "<", ">"]))
     levels = list(dict.fromkeys(summary["level"]))
-    fig, axes = plt.subplots(1, len(levels), figsize=(5.5 * len(levels) + 2.4, 4.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(levels), figsize=(4.4 * len(levels) + 2.2, 4.0), sharey=True, squeeze=False)
     for ax, level in zip(axes[0], levels):
         subset = summary[summary["level"] == level]
         for _, point in subset.iterrows():
@@ -165,8 +172,15 @@ def accuracy_against_time(runs: pd.DataFrame, path) -> None:
                 fmt=markers[point["family"]], color=palette[point["family"]], markersize=9, capsize=3,
                 markeredgecolor="black", markeredgewidth=0.5,
             )
-        ax.set_xscale("log")
-        ax.set(xlabel="training time (s, log scale)", title=f"{level} input", ylim=(0, 1))
+        ax.set(title=f"{level} input", ylim=(0, 1))
+    low, high = summary["seconds"].min(), summary["seconds"].max()
+    logarithmic = low > 0 and high / low > 10
+    for ax in axes[0]:
+        if logarithmic:
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(mticker.NullFormatter())
+        ax.set_xlabel("training time (s, log scale)" if logarithmic else "training time (s)")
     axes[0, 0].set_ylabel("max test accuracy")
     seeds = int(summary["seeds"].max()) if len(summary) else 0
     handles = [
@@ -196,7 +210,7 @@ _CURVE_TITLES = {
 
 
 def write_grid_heatmap(runs_csv, optimum_json, grid: dict, output, log=print) -> None:
-    runs = report.grid_runs(report.read_runs(runs_csv), grid["c1"], grid["c2"])
+    runs = tables.grid_runs(report.read_runs(runs_csv), grid["c1"], grid["c2"])
     optimum = report.load_json(optimum_json)
     grid_heatmap(runs, (optimum["c1"], optimum["c2"]), output, grid["c1"], grid["c2"])
     log(f"A2 heatmap of {len(runs)} runs")

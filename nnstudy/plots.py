@@ -67,8 +67,7 @@ def feature_maps(image: np.ndarray, activations: dict[str, np.ndarray], title: s
     for ax, (name, maps) in zip(axes[1:], activations.items()):
         upper = float(maps.max()) or 1.0
         columns = int(np.ceil(np.sqrt(maps.shape[-1])))
-        cmap = plt.get_cmap("gray").copy()
-        cmap.set_bad("white")
+        cmap = plt.get_cmap("gray").with_extremes(bad="white")
         shown = ax.imshow(_tile(maps, columns), cmap=cmap, vmin=0.0, vmax=upper, interpolation="nearest")
         ax.set_title(f"{name}: {maps.shape[-1]} maps {maps.shape[0]}×{maps.shape[1]}")
         fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)

@@ -13,6 +13,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -48,88 +49,29 @@ def collect_runs(metric_files) -> pd.DataFrame:
                 "metrics_file": path,
             }
         )
-    frame = pd.concat([frame, pd.DataFrame(extra)], axis=1)
+    frame = integer_columns(pd.concat([frame, pd.DataFrame(extra)], axis=1))
     return frame.sort_values(["part", "run"], kind="stable").reset_index(drop=True)
 
 
+def integer_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Counts and sizes as (nullable) integers, so that the CSV says 50, not
+    50.0, where a column has gaps (c1 of a Part B run …)."""
+    frame = frame.copy()
+    for column in INTEGER_COLUMNS & set(frame.columns):
+        if frame[column].dtype.kind == "f":
+            frame[column] = frame[column].round().astype("Int64")
+    return frame
+
+
+INTEGER_COLUMNS = {
+    "c1", "c2", "layers", "seed", "epochs", "batch_size", "best_epoch", "parameters", "train_size",
+    "test_size", "vocabulary_size", "length", "epochs_run", "seeds", "reference_c1", "reference_c2",
+}
+
+
 def read_runs(path) -> pd.DataFrame:
-    """all_runs.csv back as a frame (empty cells: NaN)."""
-    return pd.read_csv(path)
-
-
-# ---- naming: the same names as the study's tables --------------------------------
-
-_A3_NAMES = {"momentum": "A3a SGD + momentum", "rmsprop": "A3b RMSProp", "adam": "A3c Adam"}
-_TEXT_MODEL = {("char", "cnn"): "Char CNN", ("word", "cnn"): "Word CNN", ("char", "gru"): "Char RNN", ("word", "gru"): "Word RNN"}
-B6_ORDER = ["GRU (B3 / B4)", "vanilla RNN", "LSTM", "2-layer GRU", "gradient clipping"]
-
-
-def _pair(row) -> tuple[int, int]:
-    return int(row["c1"]), int(row["c2"])
-
-
-def a4_models(frame: pd.DataFrame, a1_pair, optimum_pair) -> pd.DataFrame:
-    """Part A runs of A4 with an `experiment` column ("A1 SGD" … "A3d SGD + dropout").
-
-    A run of the A1 pair that is also the grid optimum appears under both names.
-    """
-    a1_pair, optimum_pair = tuple(int(v) for v in a1_pair), tuple(int(v) for v in optimum_pair)
-    rows = []
-    for _, row in frame[frame["part"] == "A"].iterrows():
-        pair, dropout, optimizer = _pair(row), float(row["dropout"]), row["optimizer"]
-        names = []
-        if optimizer == "sgd" and dropout == 0:
-            if pair == a1_pair:
-                names.append("A1 SGD")
-            if pair == optimum_pair:
-                names.append("A2 SGD (grid optimum)")
-        elif pair == optimum_pair:
-            names.append("A3d SGD + dropout" if dropout > 0 else _A3_NAMES.get(optimizer, f"A3 {optimizer}"))
-        rows += [row.to_dict() | {"experiment": name} for name in names]
-    result = pd.DataFrame(rows, columns=["experiment", *frame.columns])
-    return result.sort_values(["experiment", "seed"], kind="stable").reset_index(drop=True)
-
-
-def grid_runs(frame: pd.DataFrame, c1_values, c2_values) -> pd.DataFrame:
-    """A2: the SGD runs without dropout over the configured grid."""
-    part_a = frame[(frame["part"] == "A") & (frame["optimizer"] == "sgd") & (frame["dropout"] == 0)]
-    return part_a[part_a["c1"].isin(list(c1_values)) & part_a["c2"].isin(list(c2_values))].reset_index(drop=True)
-
-
-def b5_models(frame: pd.DataFrame) -> pd.DataFrame:
-    """B1–B4 with and without dropout: `model` and `dropout_label` columns."""
-    part_b = frame[frame["part"] == "B"]
-    plain = (part_b["layers"] == 1) & part_b["clip_threshold"].isna() & part_b["architecture"].isin(["cnn", "gru"])
-    runs = part_b[plain].copy()
-    runs["model"] = [_TEXT_MODEL[(lv, ar)] for lv, ar in zip(runs["level"], runs["architecture"])]
-    runs["dropout_label"] = ["with dropout" if d > 0 else "without dropout" for d in runs["dropout"]]
-    order = {name: i for i, name in enumerate(["Char CNN", "Word CNN", "Char RNN", "Word RNN"])}
-    runs["_order"] = runs["model"].map(order)
-    return runs.sort_values(["_order", "dropout", "seed"], kind="stable").drop(columns="_order").reset_index(drop=True)
-
-
-def b6_variant(row) -> str | None:
-    """The B6 name of a recurrent run without dropout, else None."""
-    if row["architecture"] == "cnn" or row["dropout"] > 0:
-        return None
-    if row["architecture"] == "rnn":
-        return "vanilla RNN"
-    if row["architecture"] == "lstm":
-        return "LSTM"
-    if row["layers"] > 1:
-        return f"{int(row['layers'])}-layer GRU"
-    if pd.notna(row["clip_threshold"]):
-        return "gradient clipping"
-    return "GRU (B3 / B4)"
-
-
-def b6_models(frame: pd.DataFrame) -> pd.DataFrame:
-    """B6: the char / word GRU and its variants, with a `variant` column."""
-    part_b = frame[frame["part"] == "B"].copy()
-    part_b["variant"] = [b6_variant(row) for _, row in part_b.iterrows()]
-    runs = part_b[part_b["variant"].notna()].copy()
-    runs["_order"] = runs["variant"].map(lambda v: B6_ORDER.index(v) if v in B6_ORDER else len(B6_ORDER))
-    return runs.sort_values(["_order", "level", "seed"], kind="stable").drop(columns="_order").reset_index(drop=True)
+    """all_runs.csv back as a frame (empty cells: NaN, integer columns Int64)."""
+    return integer_columns(pd.read_csv(path))
 
 
 def part_b_name(row) -> str:
@@ -151,7 +93,7 @@ def part_b_family(row) -> str:
         return "CNN + dropout" if row["dropout"] > 0 else "CNN"
     if row["architecture"] == "gru" and row["dropout"] > 0:
         return "GRU + dropout"
-    return b6_variant(row)
+    return tables.b6_variant(row)
 
 
 # ---- the reference report ----------------------------------------------------------
@@ -164,7 +106,7 @@ def read_reference(folder) -> dict[str, pd.DataFrame]:
     for name in ("part_a", "part_b", "b6"):
         path = folder / f"{name}.csv"
         try:
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, dtype={"note": str})
         except (OSError, pd.errors.ParserError) as err:
             raise StudyError(f"{path}: unreadable reference numbers ({err})") from None
         frame["note"] = frame["note"].fillna("") if "note" in frame else ""
@@ -202,11 +144,11 @@ _KEYS = {"a4": ["experiment"], "b5": ["model", "dropout_label"], "b6": ["variant
 def question_runs(question: str, frame: pd.DataFrame, a1_pair=None, optimum_pair=None) -> pd.DataFrame:
     """The runs of A4, B5 or B6, named like the reference numbers."""
     if question == "a4":
-        return a4_models(frame, a1_pair, optimum_pair)
+        return tables.a4_models(frame, a1_pair, optimum_pair)
     if question == "b5":
-        return b5_models(frame)
+        return tables.b5_models(frame)
     if question == "b6":
-        return b6_models(frame)
+        return tables.b6_models(frame)
     raise StudyError(f"unknown question {question!r}")
 
 
@@ -230,9 +172,12 @@ def reference_comparison(question: str, runs: pd.DataFrame, reference: dict[str,
         if value not in table:
             table[value] = float("nan")
         table[f"difference_{value}"] = table[value] - table[f"reference_{value}"]
+    columns = keys + (["c1", "c2", "reference_c1", "reference_c2"] if question == "a4" else [])
+    for value in values:
+        columns += [value, f"{value}_std", f"reference_{value}", f"difference_{value}"]
+    table = table.reindex(columns=columns + ["seeds", "note"])
+    table["seeds"] = table["seeds"].fillna(0).astype(int)
     table["note"] = table["note"].fillna("")
-    if "seeds" in table:
-        table["seeds"] = table["seeds"].fillna(0).astype(int)
     order = _row_order(question, table)
     return table.iloc[order].reset_index(drop=True)
 
@@ -244,32 +189,40 @@ def _row_order(question: str, table: pd.DataFrame) -> list[int]:
         models = ["Char CNN", "Word CNN", "Char RNN", "Word RNN"]
         key = [(models.index(m) if m in models else 9, d) for m, d in zip(table["model"], table["dropout_label"].map({"without dropout": 0, "with dropout": 1}))]
     else:
-        key = [(B6_ORDER.index(v) if v in B6_ORDER else 9, lv) for v, lv in zip(table["variant"], table["level"])]
+        key = [(tables.B6_ORDER.index(v) if v in tables.B6_ORDER else 9, lv) for v, lv in zip(table["variant"], table["level"])]
     return sorted(range(len(table)), key=lambda i: key[i])
 
 
-def comparison_display(question: str, table: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
-    """The reference comparison as text cells: ours (± std), reference, difference."""
+def comparison_context(question: str, table: pd.DataFrame, digits: int = 4) -> dict:
+    """The reference comparison for the template: text cells under a two-row
+    header (per statistic: ours (± std over seeds), reference, difference)."""
     keys = _KEYS[question]
-    shown = table[keys].copy()
+    shown = table[keys].rename(columns={"dropout_label": "dropout"})
+    groups = [("", len(keys))]
     if question == "a4":
-        shown["ours (c1, c2)"] = [_pair_text(a, b) for a, b in zip(table["c1"], table["c2"])]
-        shown["reference (c1, c2)"] = [_pair_text(a, b) for a, b in zip(table["reference_c1"], table["reference_c2"])]
-    shown = shown.rename(columns={"dropout_label": "dropout"})
-    values = {"max_test_accuracy": "max test acc", "mean_test_accuracy": "mean test acc"}
+        shown["ours"] = [_pair_text(a, b) for a, b in zip(table["c1"], table["c2"])]
+        shown["reference"] = [_pair_text(a, b) for a, b in zip(table["reference_c1"], table["reference_c2"])]
+        groups.append(("(c1, c2)", 2))
+    values = {"max_test_accuracy": "max test accuracy", "mean_test_accuracy": "mean test accuracy"}
     if question == "b5":
-        values["train_seconds"] = "train time (s)"
+        values["train_seconds"] = "training time (s)"
+    cells = {}
     for column, title in values.items():
-        value_digits = 1 if column == "train_seconds" else digits
-        shown[f"{title}: ours"] = [
-            _number(m, s, n, value_digits) for m, s, n in zip(table[column], table.get(f"{column}_std", table[column] * float("nan")), table.get("seeds", [0] * len(table)))
+        places = 1 if column == "train_seconds" else digits
+        cells[f"{title}|ours"] = [
+            _number(m, sd, n, places) for m, sd, n in zip(table[column], table[f"{column}_std"], table["seeds"])
         ]
-        shown[f"{title}: reference"] = [_number(v, None, 1, value_digits) for v in table[f"reference_{column}"]]
-        shown[f"{title}: difference"] = [_number(v, None, 1, value_digits, sign=True) for v in table[f"difference_{column}"]]
-    if "seeds" in table:
-        shown["seeds"] = table["seeds"]
-    shown["note"] = table["note"]
-    return shown
+        cells[f"{title}|reference"] = [_number(v, None, 1, places) for v in table[f"reference_{column}"]]
+        cells[f"{title}|difference"] = [_number(v, None, 1, places, sign=True) for v in table[f"difference_{column}"]]
+        groups.append((title, 3))
+    body = pd.concat([shown.reset_index(drop=True), pd.DataFrame(cells)], axis=1)
+    body["seeds"] = table["seeds"].to_numpy()
+    body["note"] = table["note"].to_numpy()
+    groups.append(("", 2))
+    context = table_context(body)
+    context["columns"] = [c.split("|")[-1] for c in context["columns"]]
+    context["groups"] = groups
+    return context
 
 
 def _pair_text(c1, c2) -> str:
@@ -339,7 +292,7 @@ def provenance(runs: pd.DataFrame, config: dict, commit: str | None) -> dict:
     jobs = runs[["part", "run", "label", "seed", "epochs_run", "train_seconds", "job_seconds"]].copy()
     per_part = runs.groupby("part")["job_seconds"].agg(["count", "sum"]).reset_index()
     return {
-        "config_yaml": yaml.safe_dump(config, sort_keys=False, default_flow_style=None, width=100),
+        "config_yaml": yaml.safe_dump(config, sort_keys=False, default_flow_style=False, width=100),
         "preset": config.get("preset", "?"),
         "seeds": config.get("seeds", []),
         "commit": commit,
@@ -379,7 +332,18 @@ def table_context(table: pd.DataFrame, digits: int = 4) -> dict:
             return f"{value:g}" if value == int(value) and abs(value) < 1e6 else f"{value:.{digits}f}"
         return str(value)
 
-    return {"columns": [str(c) for c in table.columns], "rows": [[cell(v) for v in row] for row in table.itertuples(index=False)]}
+    rows = [[cell(v) for v in row] for row in table.itertuples(index=False)]
+    numeric = [all(_NUMBER.fullmatch(row[i]) for row in rows) for i in range(len(table.columns))]
+    return {
+        "columns": [str(c) for c in table.columns],
+        "rows": rows,
+        "groups": None,
+        "text_columns": [i for i, is_number in enumerate(numeric) if not is_number],
+    }
+
+
+# A cell that reads as a number: 0.1234, -3, +0.05, 0.5 ± 0.01, (90, 100), – (missing).
+_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?( ± \d+(\.\d+)?)?|\(\d+, \d+\)|–")
 
 
 def read_table(path) -> dict:
@@ -419,21 +383,21 @@ def context(*, runs, a1_pair, optimum, grid, tables_csv, comparisons, figures, f
     b6: comparison CSV path}; figures: {name: PNG path}; feature_maps: [PNG paths].
     """
     optimum_pair = (int(optimum["c1"]), int(optimum["c2"]))
-    a4 = a4_models(runs, a1_pair, optimum_pair)
+    a4 = tables.a4_models(runs, a1_pair, optimum_pair)
     a1 = a4[a4["experiment"] == "A1 SGD"]
     a3 = a4[a4["experiment"].str.startswith("A3")]
-    grid_frame = grid_runs(runs, grid["c1"], grid["c2"]).sort_values(["c1", "c2", "seed"], kind="stable")
-    b5 = b5_models(runs)
-    b6 = b6_models(runs)
+    grid_frame = tables.grid_runs(runs, grid["c1"], grid["c2"]).sort_values(["c1", "c2", "seed"], kind="stable")
+    b5 = tables.b5_models(runs)
+    b6 = tables.b6_models(runs)
     b6_only = b6[b6["variant"] != "GRU (B3 / B4)"]
     models_b14 = b5[b5["dropout"] == 0]
     models_b5 = b5[b5["dropout"] > 0]
     present = [c for c in _ALL_RUNS_COLUMNS if c in runs]
     comparison_tables = {}
     for question, path in comparisons.items():
-        frame = pd.read_csv(path, keep_default_na=True)
-        frame["note"] = frame["note"].fillna("") if "note" in frame else ""
-        comparison_tables[question] = table_context(comparison_display(question, frame))
+        frame = pd.read_csv(path, dtype={"note": str})
+        frame["note"] = frame["note"].fillna("")
+        comparison_tables[question] = comparison_context(question, frame)
     adam = a4[a4["experiment"] == "A3c Adam"]
     return {
         "title": "CE/CZ4042 deep-learning study: results",
@@ -514,7 +478,7 @@ def write_reference_comparison(question, runs_csv, reference_dir, optimum_json, 
     optimum = load_json(optimum_json)
     runs = question_runs(question, read_runs(runs_csv), a1_pair, (optimum["c1"], optimum["c2"]))
     table = reference_comparison(question, runs, read_reference(reference_dir))
-    table.to_csv(output, index=False)
+    integer_columns(table).to_csv(output, index=False)
     log(f"{question}: {len(table)} models beside the reference")
 
 

@@ -94,27 +94,88 @@ def write(table: pd.DataFrame, paths: dict) -> None:
     Path(paths["html"]).write_text(html + "\n")
 
 
+# ---- the study's names for its runs, shared by tables, figures and report ----
+
+A3_NAMES = {"momentum": "A3a SGD + momentum", "rmsprop": "A3b RMSProp", "adam": "A3c Adam"}
+TEXT_MODELS = {("char", "cnn"): "Char CNN", ("word", "cnn"): "Word CNN", ("char", "gru"): "Char RNN", ("word", "gru"): "Word RNN"}
+B6_ORDER = ["GRU (B3 / B4)", "vanilla RNN", "LSTM", "2-layer GRU", "gradient clipping"]
+
+
+def _pair(row) -> tuple[int, int]:
+    return int(row["c1"]), int(row["c2"])
+
+
+def a4_models(frame: pd.DataFrame, a1_pair, optimum_pair) -> pd.DataFrame:
+    """Part A runs of A4 with an `experiment` column ("A1 SGD" … "A3d SGD + dropout").
+
+    A run of the A1 pair that is also the grid optimum appears under both names.
+    """
+    a1_pair, optimum_pair = tuple(int(v) for v in a1_pair), tuple(int(v) for v in optimum_pair)
+    rows = []
+    for _, row in frame[frame["part"] == "A"].iterrows():
+        pair, dropout, optimizer = _pair(row), float(row["dropout"]), row["optimizer"]
+        names = []
+        if optimizer == "sgd" and dropout == 0:
+            if pair == a1_pair:
+                names.append("A1 SGD")
+            if pair == optimum_pair:
+                names.append("A2 SGD (grid optimum)")
+        elif pair == optimum_pair:
+            names.append("A3d SGD + dropout" if dropout > 0 else A3_NAMES.get(optimizer, f"A3 {optimizer}"))
+        rows += [row.to_dict() | {"experiment": name} for name in names]
+    result = pd.DataFrame(rows, columns=["experiment", *frame.columns])
+    return result.sort_values(["experiment", "seed"], kind="stable").reset_index(drop=True)
+
+
+def grid_runs(frame: pd.DataFrame, c1_values, c2_values) -> pd.DataFrame:
+    """A2: the SGD runs without dropout over the configured grid."""
+    part_a = frame[(frame["part"] == "A") & (frame["optimizer"] == "sgd") & (frame["dropout"] == 0)]
+    return part_a[part_a["c1"].isin(list(c1_values)) & part_a["c2"].isin(list(c2_values))].reset_index(drop=True)
+
+
+def b5_models(frame: pd.DataFrame) -> pd.DataFrame:
+    """B1–B4 with and without dropout: `model` and `dropout_label` columns."""
+    part_b = frame[frame["part"] == "B"]
+    plain = (part_b["layers"] == 1) & part_b["clip_threshold"].isna() & part_b["architecture"].isin(["cnn", "gru"])
+    runs = part_b[plain].copy()
+    runs["model"] = [TEXT_MODELS[(lv, ar)] for lv, ar in zip(runs["level"], runs["architecture"])]
+    runs["dropout_label"] = ["with dropout" if d > 0 else "without dropout" for d in runs["dropout"]]
+    order = {name: i for i, name in enumerate(["Char CNN", "Word CNN", "Char RNN", "Word RNN"])}
+    runs["_order"] = runs["model"].map(order)
+    return runs.sort_values(["_order", "dropout", "seed"], kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+def b6_variant(row) -> str | None:
+    """The B6 name of a recurrent run without dropout, else None."""
+    if row["architecture"] == "cnn" or row["dropout"] > 0:
+        return None
+    if row["architecture"] == "rnn":
+        return "vanilla RNN"
+    if row["architecture"] == "lstm":
+        return "LSTM"
+    if row["layers"] > 1:
+        return f"{int(row['layers'])}-layer GRU"
+    if pd.notna(row["clip_threshold"]):
+        return "gradient clipping"
+    return "GRU (B3 / B4)"
+
+
+def b6_models(frame: pd.DataFrame) -> pd.DataFrame:
+    """B6: the char / word GRU and its variants, with a `variant` column."""
+    part_b = frame[frame["part"] == "B"].copy()
+    part_b["variant"] = [b6_variant(row) for _, row in part_b.iterrows()]
+    runs = part_b[part_b["variant"].notna()].copy()
+    runs["_order"] = runs["variant"].map(lambda v: B6_ORDER.index(v) if v in B6_ORDER else len(B6_ORDER))
+    return runs.sort_values(["_order", "level", "seed"], kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+
 _ACCURACY = {"max_test_accuracy": "max test acc", "mean_test_accuracy": "mean test acc"}
 
 
 def a4_table(frame: pd.DataFrame, a1_pair, optimum_pair) -> pd.DataFrame:
     """A4: A1's network, the grid optimum and A3 a–d side by side."""
-    table = over_seeds(frame, ["c1", "c2", "optimizer", "dropout"])
-
-    def experiment(row):
-        pair = (row["c1"], row["c2"])
-        if row["dropout"] > 0:
-            return "A3d SGD + dropout"
-        if row["optimizer"] != "sgd":
-            return {"momentum": "A3a SGD + momentum", "rmsprop": "A3b RMSProp", "adam": "A3c Adam"}[row["optimizer"]]
-        return "A1 SGD" if pair == tuple(a1_pair) else "A2 SGD (grid optimum)"
-
-    table.insert(0, "experiment", table.apply(experiment, axis=1))
-    if tuple(a1_pair) == tuple(optimum_pair):
-        # The A1 pair is also the grid optimum: show that run under both names.
-        duplicate = table[table["experiment"] == "A1 SGD"].assign(experiment="A2 SGD (grid optimum)")
-        table = pd.concat([table, duplicate], ignore_index=True)
-    table = table.sort_values("experiment", kind="stable").reset_index(drop=True)
+    table = over_seeds(a4_models(frame, a1_pair, optimum_pair), ["experiment", "c1", "c2", "optimizer", "dropout"])
     return display(
         table,
         ["experiment", "c1", "c2", "optimizer", "dropout"],
@@ -122,14 +183,9 @@ def a4_table(frame: pd.DataFrame, a1_pair, optimum_pair) -> pd.DataFrame:
     )
 
 
-_TEXT_MODEL = {("char", "cnn"): "Char CNN", ("word", "cnn"): "Word CNN", ("char", "gru"): "Char RNN", ("word", "gru"): "Word RNN"}
-
-
 def b5_table(frame: pd.DataFrame) -> pd.DataFrame:
     """B5: the four models without and with dropout: accuracy and running time."""
-    table = over_seeds(frame, ["level", "architecture", "dropout"])
-    table.insert(0, "model", [_TEXT_MODEL[(lv, ar)] for lv, ar in zip(table["level"], table["architecture"])])
-    table = table.sort_values(["architecture", "level", "dropout"], kind="stable").reset_index(drop=True)
+    table = over_seeds(b5_models(frame), ["model", "dropout"])
     return display(
         table,
         ["model", "dropout"],
@@ -137,26 +193,7 @@ def b5_table(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _b6_variant(row) -> str:
-    if row["architecture"] == "rnn":
-        return "vanilla RNN"
-    if row["architecture"] == "lstm":
-        return "LSTM"
-    if row["layers"] > 1:
-        return f"{row['layers']}-layer GRU"
-    if pd.notna(row["clip_threshold"]):
-        return f"GRU, gradient clipping ({row['clip_mode']} {row['clip_threshold']:g})"
-    return "GRU (B3 / B4)"
-
-
 def b6_table(frame: pd.DataFrame) -> pd.DataFrame:
     """B6: the recurrent variants for char and word input, the GRU as baseline."""
-    frame = frame[(frame["architecture"] != "cnn") & (frame["dropout"] == 0)].copy()
-    frame["variant"] = frame.apply(_b6_variant, axis=1)
-    table = over_seeds(frame, ["variant", "level"])
-    table = display(table, ["variant", "level"], _ACCURACY | {"seconds_per_epoch": "s / epoch"})
-    order = {"GRU (B3 / B4)": 0, "vanilla RNN": 1, "LSTM": 2}
-    return table.sort_values(
-        ["variant", "level"], key=lambda s: s.map(lambda v: order.get(v, 3)) if s.name == "variant" else s,
-        kind="stable",
-    ).reset_index(drop=True)
+    table = over_seeds(b6_models(frame), ["variant", "level"])
+    return display(table, ["variant", "level"], _ACCURACY | {"seconds_per_epoch": "s / epoch"})

@@ -6,8 +6,10 @@ from pathlib import Path
 # Rules and jobs import the nnstudy package from this checkout, whatever
 # environment (venv, conda, container, cluster node) they run in.
 sys.path.insert(0, workflow.basedir)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])
+    )
 )
 
 from nnstudy import settings
@@ -215,6 +217,30 @@ def part_b_targets(wildcards=None):
             ext=["csv", "md", "html"],
         )
     )
+
+
+# ---- the whole study ----------------------------------------------------------------
+
+
+def all_metrics(wildcards=None):
+    """Every run of the study (the A2 grid, A1, A3, B5 and B6), each once."""
+    return sorted(
+        set(
+            grid_metrics()
+            + a4_metrics()
+            + part_b_metrics(b5_runs())
+            + part_b_metrics(b6_runs())
+        )
+    )
+
+
+def all_curves(wildcards=None):
+    """Every run's cost and accuracy plots."""
+    return [
+        path.replace("metrics.json", plot)
+        for path in all_metrics()
+        for plot in ("costs.png", "accuracies.png")
+    ]
 
 
 # ---- training jobs -------------------------------------------------------------

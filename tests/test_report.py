@@ -1,0 +1,436 @@
+"""Aggregation, the reference comparison and the HTML report, on a generated study.
+
+`build_study` writes what the training jobs write (metrics.json made with the
+real nnstudy.metrics functions, real curve plots, real feature-map figure,
+the real study tables and optimum.json) for a small grid and every Part A /
+Part B experiment, with two seeds; `render_study` then runs the report jobs'
+functions on it the way rules/report.smk does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO, smoke_config, snakemake
+
+from nnstudy import figures, metrics, plots, report, tables
+from nnstudy.errors import StudyError
+
+GRID = {"c1": [10, 50], "c2": [20, 60]}
+A1_PAIR = (50, 60)
+OPTIMUM = (10, 60)  # the best pair of the generated grid (see _plateau)
+SEEDS = (1, 2)
+EPOCHS = 5
+QUESTIONS = ("a4", "b5", "b6")
+CONFIG = {
+    "preset": "generated",
+    "seeds": list(SEEDS),
+    "part_a": {"c1": 50, "c2": 60, "grid": GRID, "epochs": EPOCHS, "batch_size": 128, "learning_rate": 0.001,
+               "momentum": 0.1, "dropout": 0.5, "train_limit": 256, "test_limit": 128},
+    "part_b": {"epochs": EPOCHS, "batch_size": 128, "learning_rate": 0.01, "optimizer": "adam", "dropout": 0.5,
+               "clip_threshold": 2.0, "clip_mode": "value", "train_limit": 256, "test_limit": 128},
+}
+
+
+def _plateau(run: dict) -> float:
+    h = run["hyperparameters"]
+    if run["part"] == "A":
+        base = 0.45 + 0.002 * h["c2"] - 0.002 * h["c1"]
+        return base + {"sgd": 0.0, "momentum": 0.01, "rmsprop": -0.03, "adam": 0.02}[h["optimizer"]] + 0.01 * (h["dropout"] > 0)
+    base = {"cnn": 0.7, "gru": 0.8, "lstm": 0.75, "rnn": 0.3}[h["architecture"]] + (0.08 if h["level"] == "word" else 0)
+    return min(base - 0.03 * h["dropout"] + 0.02 * (h["layers"] - 1), 0.97)
+
+
+def _history(run: dict) -> list[dict]:
+    rng = np.random.default_rng(run["seed"] * 1000 + len(run["run"]))
+    plateau = _plateau(run)
+    per_epoch = 0.5 + 0.01 * len(run["run"]) + (3.0 if run["hyperparameters"].get("architecture") in ("gru", "lstm", "rnn") else 0)
+    history = []
+    for epoch in range(1, EPOCHS + 1):
+        accuracy = plateau * (1 - math.exp(-epoch / 2)) + rng.normal(0, 0.01)
+        history.append({
+            "epoch": epoch,
+            "train_loss": 2.3 * math.exp(-epoch / 4) + 0.1,
+            "train_accuracy": min(accuracy + 0.05, 1.0),
+            "test_loss": 2.3 * math.exp(-epoch / 5) + 0.3 + rng.normal(0, 0.01),
+            "test_accuracy": float(np.clip(accuracy, 0, 1)),
+            "seconds": per_epoch * (1 + 0.05 * rng.random()),
+        })
+    return history
+
+
+def _part_a_runs():
+    pairs = [(c1, c2) for c1 in GRID["c1"] for c2 in GRID["c2"]]
+    variants = [(c1, c2, "sgd", 0.0) for c1, c2 in pairs]
+    variants += [(*OPTIMUM, optimizer, 0.0) for optimizer in ("momentum", "rmsprop", "adam")] + [(*OPTIMUM, "sgd", 0.5)]
+    for c1, c2, optimizer, dropout in variants:
+        for seed in SEEDS:
+            name = f"c1-{c1}_c2-{c2}_{optimizer}_dropout-{dropout:g}_seed-{seed}"
+            label = f"CNN ({c1}, {c2}), {optimizer}" + (f", dropout {dropout}" if dropout else "")
+            yield f"results/part_a/runs/{name}", {
+                "run": name, "part": "A", "label": label, "seed": seed,
+                "hyperparameters": {"c1": c1, "c2": c2, "optimizer": optimizer, "dropout": dropout, "learning_rate": 0.001,
+                                    "momentum": 0.1 if optimizer == "momentum" else None, "batch_size": 128,
+                                    "epochs": EPOCHS, "train_size": 256, "test_size": 128},
+            }
+
+
+def _part_b_runs():
+    variants = [(level, arch, 1, dropout, None) for level in ("char", "word") for arch in ("cnn", "gru") for dropout in (0.0, 0.5)]
+    variants += [(level, arch, layers, 0.0, clip) for level in ("char", "word")
+                 for arch, layers, clip in (("rnn", 1, None), ("lstm", 1, None), ("gru", 2, None), ("gru", 1, 2.0))]
+    for level, arch, layers, dropout, clip in variants:
+        for seed in SEEDS:
+            name = f"{level}-{arch}_layers-{layers}_dropout-{dropout:g}_clip-{'none' if clip is None else f'{clip:g}'}_seed-{seed}"
+            label = f"{level} {arch.upper()}" + (f", {layers} layers" if layers > 1 else "")
+            label += (f", dropout {dropout}" if dropout else "") + (f", clip value {clip}" if clip else "")
+            yield f"results/part_b/runs/{name}", {
+                "run": name, "part": "B", "label": label, "seed": seed,
+                "hyperparameters": {"level": level, "architecture": arch, "layers": layers, "dropout": dropout,
+                                    "clip_mode": "value" if clip else None, "clip_threshold": clip, "optimizer": "adam",
+                                    "learning_rate": 0.01, "batch_size": 128, "epochs": EPOCHS,
+                                    "vocabulary_size": 256 if level == "char" else 3000, "length": 100,
+                                    "train_size": 256, "test_size": 128},
+            }
+
+
+@pytest.fixture(scope="session")
+def curve_plots(tmp_path_factory) -> dict[str, Path]:
+    """One real cost plot, accuracy plot and feature-map figure, copied into every run."""
+    folder = tmp_path_factory.mktemp("plots")
+    history = _history(next(_part_a_runs())[1])
+    plots.learning_curves(history, "cost", "generated: cost", folder / "costs.png")
+    plots.learning_curves(history, "accuracy", "generated: accuracy", folder / "accuracies.png")
+    rng = np.random.default_rng(0)
+    maps = {"C1": rng.random((24, 24, 8)), "S1": rng.random((12, 12, 8))}
+    plots.feature_maps(rng.random((32, 32, 3)), maps, "test image 1", folder / "feature_map.png")
+    return {"costs": folder / "costs.png", "accuracies": folder / "accuracies.png", "feature_map": folder / "feature_map.png"}
+
+
+def build_study(root: Path, curve_plots: dict, relabel: dict | None = None) -> list[str]:
+    """Write a generated study's results under root; return its metrics files
+    (relative to root). `relabel`: {run name: label} overrides."""
+    files = []
+    for folder, run in [*_part_a_runs(), *_part_b_runs()]:
+        if relabel and run["run"] in relabel:
+            run["label"] = relabel[run["run"]]
+        history = _history(run)
+        document = run | {
+            "history": history,
+            "summary": metrics.summarize(history),
+            "parameters": 1000 * len(run["run"]),
+            "job_seconds": sum(e["seconds"] for e in history) + 2.5,
+            "device": {"type": "CPU", "name": "x86_64", "cuda_visible_devices": None, "backend": "tensorflow", "threads": 2},
+            "versions": {"python": "3.11.7", "keras": "3.15.1", "numpy": "2.4.6", "tensorflow": "2.21.0"},
+        }
+        (root / folder).mkdir(parents=True)
+        metrics.write(root / folder / "metrics.json", document)
+        for plot in ("costs", "accuracies"):
+            shutil.copy(curve_plots[plot], root / folder / f"{plot}.png")
+        files.append(f"{folder}/metrics.json")
+    frame = tables.collect([root / f for f in files])
+    grid = frame[(frame["part"] == "A") & (frame["optimizer"] == "sgd") & (frame["dropout"] == 0)]
+    optimum = tables.best_pair(grid)
+    (root / "results/part_a/optimum.json").write_text(json.dumps({"c1": optimum[0], "c2": optimum[1], "source": "generated grid"}))
+    (root / "results/tables").mkdir(parents=True)
+    out = lambda name: {ext: root / f"results/tables/{name}.{ext}" for ext in ("csv", "md", "html")}  # noqa: E731
+    accuracy = {"max_test_accuracy": "max test acc", "mean_test_accuracy": "mean test acc"}
+    tables.write(tables.display(tables.grid_table(grid), ["c1", "c2"], accuracy), out("a2_grid"))
+    part_a = frame[frame["part"] == "A"]
+    tables.write(tables.a4_table(part_a[part_a[["c1", "c2"]].apply(tuple, axis=1).isin([A1_PAIR, optimum])], A1_PAIR, optimum), out("a4_comparison"))
+    part_b = frame[frame["part"] == "B"]
+    tables.write(tables.b5_table(part_b[(part_b["layers"] == 1) & part_b["clip_threshold"].isna() & part_b["architecture"].isin(["cnn", "gru"])]), out("b5_models"))
+    tables.write(tables.b6_table(part_b), out("b6_rnn_variants"))
+    (root / "results/part_a/feature_maps").mkdir(parents=True)
+    for index in (1, 2):
+        shutil.copy(curve_plots["feature_map"], root / f"results/part_a/feature_maps/test_image_{index}.png")
+    return files
+
+
+def render_study(root: Path, files: list[str], reference_dir: Path = REPO / "data/reference") -> Path:
+    """The report rules' jobs, in order, as rules/report.smk runs them."""
+    results = root / "results"
+    runs_csv = results / "tables/all_runs.csv"
+    report.write_all_runs([root / f for f in files], runs_csv, log=lambda message: None)
+    optimum = results / "part_a/optimum.json"
+    (results / "figures").mkdir(exist_ok=True)
+    for question in QUESTIONS:
+        report.write_reference_comparison(question, runs_csv, reference_dir, optimum, A1_PAIR,
+                                          results / f"tables/{question}_reference.csv", log=lambda m: None)
+        figures.write_comparison_figures(question, runs_csv, reference_dir, optimum, A1_PAIR,
+                                         {"chart": results / f"figures/{question}_comparison.png",
+                                          "curves": results / f"figures/{question}_curves.png"}, log=lambda m: None)
+    figures.write_grid_heatmap(runs_csv, optimum, GRID, results / "figures/a2_heatmap.png", log=lambda m: None)
+    figures.write_accuracy_against_time(runs_csv, results / "figures/b_accuracy_time.png", log=lambda m: None)
+    inputs = {
+        "all_runs": runs_csv, "optimum": optimum,
+        "template": REPO / "report/template.html.j2", "stylesheet": REPO / "report/report.css",
+        "a2": results / "tables/a2_grid.csv", "a4": results / "tables/a4_comparison.csv",
+        "b5": results / "tables/b5_models.csv", "b6": results / "tables/b6_rnn_variants.csv",
+        **{f"{q}_reference": results / f"tables/{q}_reference.csv" for q in QUESTIONS},
+        **{f"{q}_{kind}_figure": results / f"figures/{q}_{kind}.png" for q in QUESTIONS for kind in ("comparison", "curves")},
+        "a2_heatmap_figure": results / "figures/a2_heatmap.png",
+        "b_accuracy_time_figure": results / "figures/b_accuracy_time.png",
+        "feature_maps": [results / f"part_a/feature_maps/test_image_{i}.png" for i in (1, 2)],
+    }
+    params = {"config": CONFIG, "a1_pair": list(A1_PAIR), "grid": GRID, "basedir": str(root)}
+    output = results / "report.html"
+    report.write_report(inputs=inputs, params=params, output=output, log=lambda m: None)
+    return output
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, curve_plots):
+    """A generated study, rendered; paths are relative to its root (the cwd of a job)."""
+    root = tmp_path_factory.mktemp("study")
+    files = build_study(root, curve_plots, relabel={"c1-10_c2-20_sgd_dropout-0_seed-1": "<script>alert('label')</script>"})
+    reference = root / "reference"
+    shutil.copytree(REPO / "data/reference", reference)
+    part_b = pd.read_csv(reference / "part_b.csv", dtype={"note": str})
+    part_b.loc[0, "note"] = "<img src=x onerror=alert(1)> & friends"
+    part_b.to_csv(reference / "part_b.csv", index=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)  # the jobs run in the workflow directory: relative paths, as in Snakemake
+        output = render_study(Path("."), files, reference_dir=Path("reference"))
+    return {"root": root, "files": files, "html": (root / output).read_text(encoding="utf-8")}
+
+
+class _Page(HTMLParser):
+    """Collects what the report tests look at: tags with attributes, ids, scripts, text."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.ids, self.scripts, self.text = [], set(), [], []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False if tag == "script" else self._in_script
+
+    def handle_data(self, data):
+        (self.scripts if self._in_script else self.text).append(data)
+
+
+def parse(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    return page
+
+
+# ---- aggregation ---------------------------------------------------------------------
+
+
+def test_all_runs_one_row_per_run_one_column_per_setting(study):
+    runs = pd.read_csv(study["root"] / "results/tables/all_runs.csv")
+    assert len(runs) == len(study["files"]) == (4 + 4) * 2 + 16 * 2
+    assert runs["run"].is_unique
+    expected = {"c1", "c2", "optimizer", "momentum", "level", "architecture", "layers", "dropout", "clip_threshold",
+                "learning_rate", "batch_size", "epochs", "max_test_accuracy", "mean_test_accuracy", "final_test_accuracy",
+                "best_epoch", "final_train_loss", "train_seconds", "job_seconds", "parameters", "device", "device_name",
+                "tensorflow_version", "metrics_file"}
+    assert expected <= set(runs.columns)
+    part_b = runs[runs["part"] == "B"]
+    assert part_b["c1"].isna().all() and runs[runs["part"] == "A"]["level"].isna().all()
+    # whole numbers stay whole in the CSV despite the gaps
+    assert "10,20,sgd" in (study["root"] / "results/tables/all_runs.csv").read_text()
+    first = runs.set_index("run").loc["char-gru_layers-1_dropout-0_clip-2_seed-2"]
+    document = metrics.read(study["root"] / first["metrics_file"])
+    assert first["max_test_accuracy"] == pytest.approx(document["summary"]["max_test_accuracy"])
+    assert first["clip_threshold"] == 2.0 and first["seed"] == 2
+
+
+def test_a4_names_follow_the_study_table(study):
+    runs = report.read_runs(study["root"] / "results/tables/all_runs.csv")
+    a4 = tables.a4_models(runs, A1_PAIR, OPTIMUM)
+    table = pd.read_csv(study["root"] / "results/tables/a4_comparison.csv")
+    assert list(dict.fromkeys(a4["experiment"])) == table["experiment"].tolist()
+    assert a4.groupby("experiment").size().eq(len(SEEDS)).all()
+    # A1's pair as the optimum: one run under both names, as tables.a4_table does
+    same = tables.a4_models(runs, A1_PAIR, A1_PAIR)
+    assert {"A1 SGD", "A2 SGD (grid optimum)"} <= set(same["experiment"])
+    assert (same[same["experiment"] == "A1 SGD"]["run"].tolist()
+            == same[same["experiment"] == "A2 SGD (grid optimum)"]["run"].tolist())
+
+
+def test_reference_comparison_differences_and_notes(study):
+    tables_dir = study["root"] / "results/tables"
+    a4 = pd.read_csv(tables_dir / "a4_reference.csv").set_index("experiment")
+    reference = pd.read_csv(REPO / "data/reference/part_a.csv").set_index("experiment")
+    runs = tables.a4_models(report.read_runs(tables_dir / "all_runs.csv"), A1_PAIR, OPTIMUM)
+    for name in reference.index:
+        ours = runs[runs["experiment"] == name]["max_test_accuracy"]
+        assert a4.loc[name, "max_test_accuracy"] == pytest.approx(ours.mean())
+        assert a4.loc[name, "max_test_accuracy_std"] == pytest.approx(ours.std(ddof=1))
+        assert a4.loc[name, "difference_max_test_accuracy"] == pytest.approx(ours.mean() - reference.loc[name, "max_test_accuracy"])
+        assert a4.loc[name, "seeds"] == len(SEEDS)
+    assert "failed to learn" in a4.loc["A3c Adam", "note"]
+    assert (a4.loc["A2 SGD (grid optimum)", ["c1", "c2", "reference_c1", "reference_c2"]].tolist() == [*OPTIMUM, 90, 100])
+    b5 = pd.read_csv(tables_dir / "b5_reference.csv")
+    assert len(b5) == 8 and b5["reference_train_seconds"].notna().all() and b5["difference_train_seconds"].notna().all()
+    row = b5[(b5["model"] == "Word RNN") & (b5["dropout_label"] == "with dropout")].iloc[0]
+    assert row["reference_max_test_accuracy"] == 0.8842
+    b6 = pd.read_csv(tables_dir / "b6_reference.csv")
+    assert len(b6) == 10 and b6["reference_max_test_accuracy"].notna().all()
+    baseline = b6[(b6["variant"] == "GRU (B3 / B4)") & (b6["level"] == "char")].iloc[0]
+    assert baseline["reference_max_test_accuracy"] == 0.7142  # the reference's B5 Char RNN
+
+
+def test_reference_keeps_models_we_did_not_run(study):
+    runs = report.read_runs(study["root"] / "results/tables/all_runs.csv")
+    runs = runs[~((runs["part"] == "A") & (runs["optimizer"] == "adam"))]
+    table = report.reference_comparison("a4", tables.a4_models(runs, A1_PAIR, OPTIMUM), report.read_reference(REPO / "data/reference"))
+    adam = table.set_index("experiment").loc["A3c Adam"]
+    assert math.isnan(adam["max_test_accuracy"]) and adam["reference_max_test_accuracy"] == 0.1 and adam["seeds"] == 0
+    cells = report.comparison_context("a4", table)
+    assert cells["rows"][[r[0] for r in cells["rows"]].index("A3c Adam")][3] == "–"
+
+
+def _spec_tables(text: str) -> list[list[list[str]]]:
+    found, current = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if not set("".join(cells)) <= set("-: "):
+                current.append(cells)
+        elif current:
+            found.append(current)
+            current = []
+    return found
+
+
+def test_reference_data_is_the_spec(tmp_path):
+    spec = REPO.parent / "shared" / "SPEC.md"
+    if not spec.is_file():
+        pytest.skip(f"{spec} not available")
+    part_a, part_b, b6 = _spec_tables(spec.read_text())[-3:]
+    reference = report.read_reference(REPO / "data/reference")
+    ours_a = reference["part_a"]
+    assert [[float(r[3]), float(r[4].split()[0])] for r in part_a[1:]] == ours_a[["max_test_accuracy", "mean_test_accuracy"]].values.tolist()
+    assert [[int(r[1]), int(r[2])] for r in part_a[1:]] == ours_a[["c1", "c2"]].values.tolist()
+    ours_b = reference["part_b"].set_index(["model", "dropout"])
+    names = {"CharCNN": "Char CNN", "WordCNN": "Word CNN", "CharRNN": "Char RNN", "WordRNN": "Word RNN"}
+    for row in part_b[1:]:
+        assert ours_b.loc[(names[row[0]], "no")].tolist()[:3] == [float(row[1]), float(row[2]), float(row[3])]
+        assert ours_b.loc[(names[row[0]], "yes")].tolist()[:3] == [float(row[4]), float(row[5]), float(row[6])]
+    ours_b6 = reference["b6"].set_index(["variant", "level"])
+    variants = {"vanilla RNN": "vanilla RNN", "LSTM": "LSTM", "2-layer GRU": "2-layer GRU", "gradient clipping": "gradient clipping"}
+    for row in b6[1:]:
+        assert ours_b6.loc[(variants[row[0]], "char"), "max_test_accuracy"] == float(row[1])
+        assert ours_b6.loc[(variants[row[0]], "char"), "mean_test_accuracy"] == float(row[2])
+        assert ours_b6.loc[(variants[row[0]], "word"), "max_test_accuracy"] == float(row[3])
+        assert ours_b6.loc[(variants[row[0]], "word"), "mean_test_accuracy"] == float(row[4])
+
+
+# ---- the HTML report -------------------------------------------------------------------
+
+SECTIONS = ["part-a", "a1a", "a1b", "a2", "a3", "a4", "part-b", "b1-b4", "b5", "b6", "all-runs", "provenance"]
+
+
+def test_report_is_self_contained(study):
+    html = study["html"]
+    page = parse(html)
+    images = [attrs for tag, attrs in page.tags if tag == "img"]
+    # 8 summary figures, 2 feature maps, two plots per run (A1's runs in A1a and in the A2 grid)
+    assert len(images) == 8 + 2 + 2 * (len(study["files"]) + len(SEEDS))
+    shown = {attrs["alt"].removeprefix("cost curves of ") for attrs in images if attrs["alt"].startswith("cost curves")}
+    assert shown == {Path(f).parent.name for f in study["files"]}  # every run's curves
+    for tag, attrs in page.tags:
+        for name in ("src", "href"):
+            value = attrs.get(name) or ""
+            assert not re.match(r"(https?:)?//", value), f"<{tag} {name}={value}> needs a network"
+        assert not (tag == "link" and attrs.get("rel") == "stylesheet"), "external stylesheet"
+    assert not page.scripts, "the report needs no script"
+    assert "<style>" in html and "table.study-table" in html
+
+
+def test_report_has_contents_sections_tables_and_figures(study):
+    page = parse(study["html"])
+    assert set(SECTIONS) <= page.ids
+    links = [attrs["href"] for tag, attrs in page.tags if tag == "a" and attrs.get("href", "").startswith("#")]
+    assert {f"#{s}" for s in SECTIONS} <= set(links)
+    assert all(link[1:] in page.ids for link in links), "a contents link without its target"
+    for table_id in ("table-a2", "table-a4", "table-b5", "table-b6", "table-a4-reference", "table-b5-reference",
+                     "table-b6-reference", "table-all-runs", "table-versions", "table-jobs"):
+        assert table_id in page.ids
+    text = " ".join(page.text)
+    assert "Adam run failed to learn" in text
+    assert f"({OPTIMUM[0]}, {OPTIMUM[1]})" in text
+    assert "± " in text  # two seeds: mean ± std in the tables
+    assert "generated grid" in text  # where the optimum came from
+    for fact in ("3.11.7", "2.21.0", "x86_64", "Total compute", "preset: generated"):
+        assert fact in text
+
+
+def test_report_rows_match_the_tables(study):
+    html = study["html"]
+    root = study["root"] / "results/tables"
+    for name, table_id in (("a2_grid", "table-a2"), ("b6_rnn_variants", "table-b6")):
+        expected = pd.read_csv(root / f"{name}.csv", dtype=str, keep_default_na=False)
+        section = html.split(f'id="{table_id}"')[1].split("</table>")[0]
+        assert section.count("<tr>") == len(expected) + 1
+        assert all(str(cell) in section for cell in expected.iloc[0])
+
+
+def test_data_cannot_inject_markup(study):
+    html = study["html"]
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&#39;label&#39;)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt; &amp; friends" in html
+    assert not parse(html).scripts
+
+
+def test_report_renders_without_git(study):
+    assert report.git_commit(study["root"]) is None
+    assert "none (not a git checkout)" in study["html"]
+
+
+def test_seconds_format():
+    assert report.format_seconds(3.21) == "3.2 s"
+    assert report.format_seconds(125) == "2 min 5 s"
+    assert report.format_seconds(2 * 3600 + 61) == "2 h 1 min"
+    assert report.format_seconds(float("nan")) == "–"
+
+
+def test_missing_figure_is_a_one_line_error(tmp_path):
+    with pytest.raises(StudyError, match="cannot read figure"):
+        report.data_uri(tmp_path / "absent.png")
+
+
+# ---- the real workflow --------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_report_after_smoke_run(smoke_run):
+    html = (smoke_run / "results/report.html").read_text(encoding="utf-8")
+    page = parse(html)
+    assert set(SECTIONS) <= page.ids
+    assert all(attrs["src"].startswith("data:image/png;base64,") for tag, attrs in page.tags if tag == "img")
+    runs = pd.read_csv(smoke_run / "results/tables/all_runs.csv")
+    assert len(runs) == 25 + 4 + 16 and runs["run"].is_unique
+    for question in QUESTIONS:
+        assert len(pd.read_csv(smoke_run / f"results/tables/{question}_reference.csv")) >= 6
+    for name in ("a2_heatmap", "a4_comparison", "a4_curves", "b5_comparison", "b5_curves", "b6_comparison", "b6_curves", "b_accuracy_time"):
+        assert (smoke_run / f"results/figures/{name}.png").stat().st_size > 10_000
+
+    snakemake(smoke_run, "--report", "report.html", *smoke_config())
+    snakemake(smoke_run, "--report", "report.zip", *smoke_config())
+    assert (smoke_run / "report.html").stat().st_size > 100_000
+    with zipfile.ZipFile(smoke_run / "report.zip") as archive:
+        names = archive.namelist()
+    for name in ("all_runs.csv", "a2_heatmap.png", "b6_curves.png", "a4_reference.csv", "b_accuracy_time.png"):
+        assert any(entry.endswith(f"/{name}") for entry in names), f"{name} not in report.zip"
