@@ -169,6 +169,7 @@ def train_text(*, level, architecture, num_layers, dropout, clip, seed, settings
         "dropout": dropout,
         "clip_mode": clip_mode,
         "clip_threshold": clip,
+        "mask_padding": settings["mask_padding"] and level == "word" and architecture != "cnn",
         "optimizer": settings["optimizer"],
         "learning_rate": settings["learning_rate"],
         "batch_size": settings["batch_size"],
@@ -184,7 +185,8 @@ def train_text(*, level, architecture, num_layers, dropout, clip, seed, settings
 
     def build():
         model = models.text_classifier(
-            level, architecture, info["num_classes"], vocab_size, info["length"], num_layers, dropout
+            level, architecture, info["num_classes"], vocab_size, info["length"], num_layers, dropout,
+            hyperparameters["mask_padding"],
         )
         opt = models.optimizer(settings["optimizer"], settings["learning_rate"], 0.0, clip_mode, clip)
         return training.compile_model(model, opt)

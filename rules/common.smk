@@ -169,6 +169,7 @@ def part_b_settings():
         "learning_rate",
         "optimizer",
         "clip_mode",
+        "mask_padding",
         "train_limit",
         "test_limit",
     )
@@ -244,15 +245,6 @@ def all_curves(wildcards=None):
 
 
 # ---- training jobs -------------------------------------------------------------
-
-
-def job_settings():
-    """What every training job needs beyond its model's settings.
-
-    GPU placement (training.gpu) is read by the job from the config instead:
-    as a param, changing it would rerun every finished training job.
-    """
-    return {"deterministic": TRAINING["deterministic"]}
 
 
 def learning_curve(path, category, plot, **labels):

@@ -15,6 +15,8 @@ jobs.run(
         inputs=dict(snakemake.input.items()),
         outputs=dict(snakemake.output.items()),
         state_dir=snakemake.params.state_dir,
+        # GPU placement comes from the config, not params: changing it must
+        # not rerun finished training jobs.
         gpu=snakemake.config["training"]["gpu"],
         log=log,
     ),

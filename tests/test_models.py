@@ -84,3 +84,23 @@ def test_optimizers():
     assert type(models.optimizer("rmsprop", 0.001)).__name__ == "RMSprop"
     with pytest.raises(ValueError, match="unknown optimizer"):
         models.optimizer("nadam", 0.001)
+
+
+def test_masked_word_rnn_ignores_padding():
+    """With masking, 100 ids of which 97 are padding read like the 3 words alone."""
+    padded = models.text_classifier("word", "gru", 14, vocab_size=50, length=100, mask_padding=True)
+    short = models.text_classifier("word", "gru", 14, vocab_size=50, length=3, mask_padding=True)
+    short.set_weights(padded.get_weights())
+    words = np.array([[5, 6, 7]], dtype="int32")
+    np.testing.assert_allclose(
+        padded.predict(np.pad(words, ((0, 0), (0, 97))), verbose=0), short.predict(words, verbose=0), rtol=1e-5
+    )
+    unmasked = models.text_classifier("word", "gru", 14, vocab_size=50, length=100)
+    unmasked.set_weights(padded.get_weights())
+    assert not np.allclose(unmasked.predict(np.pad(words, ((0, 0), (0, 97))), verbose=0), short.predict(words, verbose=0))
+
+
+def test_masking_leaves_cnns_and_characters_alone():
+    for level, architecture in (("word", "cnn"), ("char", "gru")):
+        model = models.text_classifier(level, architecture, 14, vocab_size=50, mask_padding=True)
+        assert all(not getattr(layer, "mask_zero", False) for layer in model.layers)
