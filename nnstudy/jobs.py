@@ -31,3 +31,17 @@ def run(snakemake, job) -> None:
             log(f"error: {err}")
             print(f"error in rule {snakemake.rule}: {err}", file=terminal)
             sys.exit(1)
+
+
+def training_arguments(snakemake, log) -> dict:
+    """What every training job passes on besides its model's wildcards."""
+    return {
+        "settings": snakemake.params.settings | {"threads": snakemake.threads},
+        "inputs": dict(snakemake.input.items()),
+        "outputs": dict(snakemake.output.items()),
+        "state_dir": snakemake.params.state_dir,
+        # GPU placement comes from the config, not params: changing it must
+        # not rerun finished training jobs.
+        "gpu": snakemake.config["training"]["gpu"],
+        "log": log,
+    }

@@ -10,13 +10,6 @@ jobs.run(
         optimizer=wildcards.optimizer,
         dropout=float(wildcards.dropout),
         seed=int(wildcards.seed),
-        settings=snakemake.params.settings | {"threads": snakemake.threads},
-        inputs=dict(snakemake.input.items()),
-        outputs=dict(snakemake.output.items()),
-        state_dir=snakemake.params.state_dir,
-        # GPU placement comes from the config, not params: changing it must
-        # not rerun finished training jobs.
-        gpu=snakemake.config["training"]["gpu"],
-        log=log,
+        **jobs.training_arguments(snakemake, log),
     ),
 )

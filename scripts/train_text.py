@@ -11,13 +11,6 @@ jobs.run(
         dropout=float(wildcards.dropout),
         clip=None if wildcards.clip == "none" else float(wildcards.clip),
         seed=int(wildcards.seed),
-        settings=snakemake.params.settings | {"threads": snakemake.threads},
-        inputs=dict(snakemake.input.items()),
-        outputs=dict(snakemake.output.items()),
-        state_dir=snakemake.params.state_dir,
-        # GPU placement comes from the config, not params: changing it must
-        # not rerun finished training jobs.
-        gpu=snakemake.config["training"]["gpu"],
-        log=log,
+        **jobs.training_arguments(snakemake, log),
     ),
 )
