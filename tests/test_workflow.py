@@ -96,3 +96,19 @@ def test_killed_training_job_resumes(tmp_path):
     log = (workflow / "logs" / f"{run_dir}.log").read_text()
     assert f"resuming after epoch {done} of 8" in log
     assert not state.exists()
+
+
+def test_corrupt_data_fails_the_job_with_one_line(tmp_path):
+    workflow = copy_workflow(tmp_path / "workflow")
+    data = tmp_path / "cifar10"
+    data.mkdir()
+    for name in ("test_batch_trim", "batches.meta"):
+        (data / name).write_bytes((CIFAR_DIR / name).read_bytes())
+    (data / "data_batch_1").write_bytes((CIFAR_DIR / "data_batch_1").read_bytes()[:100_000])
+    target = "results/part_a/runs/c1-10_c2-20_sgd_dropout-0_seed-1/metrics.json"
+    result = snakemake(workflow, "--cores", "1", target, "--config", "preset=smoke", f"cifar10_dir={data}", check=False)
+    assert result.returncode != 0
+    assert f"error in rule train_cifar: {data}/data_batch_1: truncated or corrupt pickle" in result.stderr
+    log = (workflow / "logs" / target.replace("/metrics.json", ".log")).read_text()
+    assert "Traceback" not in log
+    assert not (workflow / target).exists()
