@@ -114,7 +114,7 @@ SMK=("$SNAKEMAKE" --profile "$REPO/profiles/slurm"
 
 # ------------------------------------------------------------ plan ----------
 "${SMK[@]}" -n >plan.log 2>&1 || { cat plan.log; fail "dry run failed"; }
-grep -q "^Using profile .*profiles/slurm" plan.log ||
+grep -Eq "^Using profiles? .*profiles/slurm" plan.log ||
     { grep "^Using" plan.log; fail "snakemake did not load profiles/slurm"; }
 MIN=()
 for rule in ${GPU_RULES//,/ }; do
