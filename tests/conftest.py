@@ -59,6 +59,14 @@ def smoke_run(tmp_path_factory) -> Path:
     return workdir
 
 
+@pytest.fixture(scope="session")
+def curve_plots(tmp_path_factory) -> dict[str, Path]:
+    """One real cost plot, accuracy plot and feature-map figure, copied into every generated run."""
+    from generated_study import write_curve_plots
+
+    return write_curve_plots(tmp_path_factory.mktemp("plots"))
+
+
 def random_images(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(count, 32, 32, 3), dtype=np.uint8)

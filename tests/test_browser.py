@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from test_report import SECTIONS, build_study, curve_plots, render_study  # noqa: F401  (curve_plots: a fixture)
+from generated_study import SECTIONS, build_study, render_study
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = [

@@ -10,7 +10,7 @@ import pytest
 from conftest import REPO
 
 from nnstudy import figures, report, tables
-from test_report import A1_PAIR, GRID, OPTIMUM, build_study, curve_plots  # noqa: F401  (curve_plots: a fixture)
+from generated_study import A1_PAIR, GRID, OPTIMUM, build_study
 
 REFERENCE = report.read_reference(REPO / "data/reference")
 

@@ -1,15 +1,8 @@
-"""Aggregation, the reference comparison and the HTML report, on a generated study.
-
-`build_study` writes what the training jobs write (metrics.json made with the
-real nnstudy.metrics functions, real curve plots, real feature-map figure,
-the real study tables and optimum.json) for a small grid and every Part A /
-Part B experiment, with two seeds; `render_study` then runs the report jobs'
-functions on it the way rules/report.smk does.
-"""
+"""Aggregation, the reference comparison and the HTML report, on a generated study
+(tests/generated_study.py)."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import shutil
@@ -17,175 +10,13 @@ import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO, smoke_config, snakemake
+from generated_study import A1_PAIR, OPTIMUM, QUESTIONS, SECTIONS, SEEDS, build_study, render_study
 
-from nnstudy import figures, metrics, plots, report, tables
+from nnstudy import metrics, report, tables
 from nnstudy.errors import StudyError
-
-GRID = {"c1": [10, 50], "c2": [20, 60]}
-A1_PAIR = (50, 60)
-OPTIMUM = (10, 60)  # the best pair of the generated grid (see _plateau)
-SEEDS = (1, 2)
-EPOCHS = 5
-QUESTIONS = ("a4", "b5", "b6")
-CONFIG = {
-    "preset": "generated",
-    "seeds": list(SEEDS),
-    "part_a": {"c1": 50, "c2": 60, "grid": GRID, "epochs": EPOCHS, "batch_size": 128, "learning_rate": 0.001,
-               "momentum": 0.1, "dropout": 0.5, "train_limit": 256, "test_limit": 128},
-    "part_b": {"epochs": EPOCHS, "batch_size": 128, "learning_rate": 0.01, "optimizer": "adam", "dropout": 0.5,
-               "clip_threshold": 2.0, "clip_mode": "value", "train_limit": 256, "test_limit": 128},
-}
-
-
-def _plateau(run: dict) -> float:
-    h = run["hyperparameters"]
-    if run["part"] == "A":
-        base = 0.45 + 0.002 * h["c2"] - 0.002 * h["c1"]
-        return base + {"sgd": 0.0, "momentum": 0.01, "rmsprop": -0.03, "adam": 0.02}[h["optimizer"]] + 0.01 * (h["dropout"] > 0)
-    base = {"cnn": 0.7, "gru": 0.8, "lstm": 0.75, "rnn": 0.3}[h["architecture"]] + (0.08 if h["level"] == "word" else 0)
-    return min(base - 0.03 * h["dropout"] + 0.02 * (h["layers"] - 1), 0.97)
-
-
-def _history(run: dict) -> list[dict]:
-    rng = np.random.default_rng(run["seed"] * 1000 + len(run["run"]))
-    plateau = _plateau(run)
-    per_epoch = 0.5 + 0.01 * len(run["run"]) + (3.0 if run["hyperparameters"].get("architecture") in ("gru", "lstm", "rnn") else 0)
-    history = []
-    for epoch in range(1, EPOCHS + 1):
-        accuracy = plateau * (1 - math.exp(-epoch / 2)) + rng.normal(0, 0.01)
-        history.append({
-            "epoch": epoch,
-            "train_loss": 2.3 * math.exp(-epoch / 4) + 0.1,
-            "train_accuracy": min(accuracy + 0.05, 1.0),
-            "test_loss": 2.3 * math.exp(-epoch / 5) + 0.3 + rng.normal(0, 0.01),
-            "test_accuracy": float(np.clip(accuracy, 0, 1)),
-            "seconds": per_epoch * (1 + 0.05 * rng.random()),
-        })
-    return history
-
-
-def _part_a_runs():
-    pairs = [(c1, c2) for c1 in GRID["c1"] for c2 in GRID["c2"]]
-    variants = [(c1, c2, "sgd", 0.0) for c1, c2 in pairs]
-    variants += [(*OPTIMUM, optimizer, 0.0) for optimizer in ("momentum", "rmsprop", "adam")] + [(*OPTIMUM, "sgd", 0.5)]
-    for c1, c2, optimizer, dropout in variants:
-        for seed in SEEDS:
-            name = f"c1-{c1}_c2-{c2}_{optimizer}_dropout-{dropout:g}_seed-{seed}"
-            label = f"CNN ({c1}, {c2}), {optimizer}" + (f", dropout {dropout}" if dropout else "")
-            yield f"results/part_a/runs/{name}", {
-                "run": name, "part": "A", "label": label, "seed": seed,
-                "hyperparameters": {"c1": c1, "c2": c2, "optimizer": optimizer, "dropout": dropout, "learning_rate": 0.001,
-                                    "momentum": 0.1 if optimizer == "momentum" else None, "batch_size": 128,
-                                    "epochs": EPOCHS, "train_size": 256, "test_size": 128},
-            }
-
-
-def _part_b_runs():
-    variants = [(level, arch, 1, dropout, None) for level in ("char", "word") for arch in ("cnn", "gru") for dropout in (0.0, 0.5)]
-    variants += [(level, arch, layers, 0.0, clip) for level in ("char", "word")
-                 for arch, layers, clip in (("rnn", 1, None), ("lstm", 1, None), ("gru", 2, None), ("gru", 1, 2.0))]
-    for level, arch, layers, dropout, clip in variants:
-        for seed in SEEDS:
-            name = f"{level}-{arch}_layers-{layers}_dropout-{dropout:g}_clip-{'none' if clip is None else f'{clip:g}'}_seed-{seed}"
-            label = f"{level} {arch.upper()}" + (f", {layers} layers" if layers > 1 else "")
-            label += (f", dropout {dropout}" if dropout else "") + (f", clip value {clip}" if clip else "")
-            yield f"results/part_b/runs/{name}", {
-                "run": name, "part": "B", "label": label, "seed": seed,
-                "hyperparameters": {"level": level, "architecture": arch, "layers": layers, "dropout": dropout,
-                                    "clip_mode": "value" if clip else None, "clip_threshold": clip, "optimizer": "adam",
-                                    "learning_rate": 0.01, "batch_size": 128, "epochs": EPOCHS,
-                                    "vocabulary_size": 256 if level == "char" else 3000, "length": 100,
-                                    "train_size": 256, "test_size": 128},
-            }
-
-
-@pytest.fixture(scope="session")
-def curve_plots(tmp_path_factory) -> dict[str, Path]:
-    """One real cost plot, accuracy plot and feature-map figure, copied into every run."""
-    folder = tmp_path_factory.mktemp("plots")
-    history = _history(next(_part_a_runs())[1])
-    plots.learning_curves(history, "cost", "generated: cost", folder / "costs.png")
-    plots.learning_curves(history, "accuracy", "generated: accuracy", folder / "accuracies.png")
-    rng = np.random.default_rng(0)
-    maps = {"C1": rng.random((24, 24, 8)), "S1": rng.random((12, 12, 8))}
-    plots.feature_maps(rng.random((32, 32, 3)), maps, "test image 1", folder / "feature_map.png")
-    return {"costs": folder / "costs.png", "accuracies": folder / "accuracies.png", "feature_map": folder / "feature_map.png"}
-
-
-def build_study(root: Path, curve_plots: dict, relabel: dict | None = None) -> list[str]:
-    """Write a generated study's results under root; return its metrics files
-    (relative to root). `relabel`: {run name: label} overrides."""
-    files = []
-    for folder, run in [*_part_a_runs(), *_part_b_runs()]:
-        if relabel and run["run"] in relabel:
-            run["label"] = relabel[run["run"]]
-        history = _history(run)
-        document = run | {
-            "history": history,
-            "summary": metrics.summarize(history),
-            "parameters": 1000 * len(run["run"]),
-            "job_seconds": sum(e["seconds"] for e in history) + 2.5,
-            "device": {"type": "CPU", "name": "x86_64", "cuda_visible_devices": None, "backend": "tensorflow", "threads": 2},
-            "versions": {"python": "3.11.7", "keras": "3.15.1", "numpy": "2.4.6", "tensorflow": "2.21.0"},
-        }
-        (root / folder).mkdir(parents=True)
-        metrics.write(root / folder / "metrics.json", document)
-        for plot in ("costs", "accuracies"):
-            shutil.copy(curve_plots[plot], root / folder / f"{plot}.png")
-        files.append(f"{folder}/metrics.json")
-    frame = tables.collect([root / f for f in files])
-    grid = frame[(frame["part"] == "A") & (frame["optimizer"] == "sgd") & (frame["dropout"] == 0)]
-    optimum = tables.best_pair(grid)
-    (root / "results/part_a/optimum.json").write_text(json.dumps({"c1": optimum[0], "c2": optimum[1], "source": "generated grid"}))
-    (root / "results/tables").mkdir(parents=True)
-    out = lambda name: {ext: root / f"results/tables/{name}.{ext}" for ext in ("csv", "md", "html")}  # noqa: E731
-    accuracy = {"max_test_accuracy": "max test acc", "mean_test_accuracy": "mean test acc"}
-    tables.write(tables.display(tables.grid_table(grid), ["c1", "c2"], accuracy), out("a2_grid"))
-    part_a = frame[frame["part"] == "A"]
-    tables.write(tables.a4_table(part_a[part_a[["c1", "c2"]].apply(tuple, axis=1).isin([A1_PAIR, optimum])], A1_PAIR, optimum), out("a4_comparison"))
-    part_b = frame[frame["part"] == "B"]
-    tables.write(tables.b5_table(part_b[(part_b["layers"] == 1) & part_b["clip_threshold"].isna() & part_b["architecture"].isin(["cnn", "gru"])]), out("b5_models"))
-    tables.write(tables.b6_table(part_b), out("b6_rnn_variants"))
-    (root / "results/part_a/feature_maps").mkdir(parents=True)
-    for index in (1, 2):
-        shutil.copy(curve_plots["feature_map"], root / f"results/part_a/feature_maps/test_image_{index}.png")
-    return files
-
-
-def render_study(root: Path, files: list[str], reference_dir: Path = REPO / "data/reference") -> Path:
-    """The report rules' jobs, in order, as rules/report.smk runs them."""
-    results = root / "results"
-    runs_csv = results / "tables/all_runs.csv"
-    report.write_all_runs([root / f for f in files], runs_csv, log=lambda message: None)
-    optimum = results / "part_a/optimum.json"
-    (results / "figures").mkdir(exist_ok=True)
-    for question in QUESTIONS:
-        report.write_reference_comparison(question, runs_csv, reference_dir, optimum, A1_PAIR,
-                                          results / f"tables/{question}_reference.csv", log=lambda m: None)
-        figures.write_comparison_figures(question, runs_csv, reference_dir, optimum, A1_PAIR,
-                                         {"chart": results / f"figures/{question}_comparison.png",
-                                          "curves": results / f"figures/{question}_curves.png"}, log=lambda m: None)
-    figures.write_grid_heatmap(runs_csv, optimum, GRID, results / "figures/a2_heatmap.png", log=lambda m: None)
-    figures.write_accuracy_against_time(runs_csv, results / "figures/b_accuracy_time.png", log=lambda m: None)
-    inputs = {
-        "all_runs": runs_csv, "optimum": optimum,
-        "template": REPO / "report/template.html.j2", "stylesheet": REPO / "report/report.css",
-        "a2": results / "tables/a2_grid.csv", "a4": results / "tables/a4_comparison.csv",
-        "b5": results / "tables/b5_models.csv", "b6": results / "tables/b6_rnn_variants.csv",
-        **{f"{q}_reference": results / f"tables/{q}_reference.csv" for q in QUESTIONS},
-        **{f"{q}_{kind}_figure": results / f"figures/{q}_{kind}.png" for q in QUESTIONS for kind in ("comparison", "curves")},
-        "a2_heatmap_figure": results / "figures/a2_heatmap.png",
-        "b_accuracy_time_figure": results / "figures/b_accuracy_time.png",
-        "feature_maps": [results / f"part_a/feature_maps/test_image_{i}.png" for i in (1, 2)],
-    }
-    params = {"config": CONFIG, "a1_pair": list(A1_PAIR), "grid": GRID, "basedir": str(root)}
-    output = results / "report.html"
-    report.write_report(inputs=inputs, params=params, output=output, log=lambda m: None)
-    return output
 
 
 @pytest.fixture(scope="module")
@@ -337,8 +168,6 @@ def test_reference_data_is_the_spec(tmp_path):
 
 
 # ---- the HTML report -------------------------------------------------------------------
-
-SECTIONS = ["part-a", "a1a", "a1b", "a2", "a3", "a4", "part-b", "b1-b4", "b5", "b6", "all-runs", "provenance"]
 
 
 def test_report_is_self_contained(study):
