@@ -20,7 +20,7 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
     from nnstudy import plots, training
 
     started = time.perf_counter()
-    device = runtime.configure(settings["threads"], settings["deterministic"], log)
+    device = runtime.configure(settings["threads"], settings["deterministic"], settings["precision"], log)
     fingerprint = {key: value for key, value in run["hyperparameters"].items() if key != "epochs"}
     model, history = training.fit(
         build,
@@ -30,6 +30,7 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
         seed=run["seed"],
         state_dir=state_dir,
         fingerprint=fingerprint,
+        checkpoint_seconds=settings["checkpoint_seconds"],
         log=log,
     )
     model.save(outputs["model"])
@@ -53,6 +54,11 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
     )
 
 
+def _engine(settings: dict) -> dict:
+    """What trains a run besides its hyper-parameters; part of its resume fingerprint."""
+    return {"backend": settings["backend"], "precision": settings["precision"]}
+
+
 def load_cifar(train_file, test_file, train_limit=None, test_limit=None):
     from nnstudy.training import Split
 
@@ -67,7 +73,7 @@ def load_cifar(train_file, test_file, train_limit=None, test_limit=None):
 
 
 def train_cifar(*, c1, c2, optimizer, dropout, seed, settings, inputs, outputs, state_dir, gpu=None, log=print):
-    runtime.prepare(gpu, log)
+    runtime.prepare(settings["backend"], settings["threads"], settings["deterministic"], gpu, log)
     from nnstudy import models, training
 
     split = load_cifar(inputs["train"], inputs["test"], settings["train_limit"], settings["test_limit"])
@@ -82,6 +88,7 @@ def train_cifar(*, c1, c2, optimizer, dropout, seed, settings, inputs, outputs, 
         "epochs": settings["epochs"],
         "train_size": len(split.y_train),
         "test_size": len(split.y_test),
+        **_engine(settings),
     }
     label = f"CNN ({c1}, {c2}), {optimizer}" + (f", dropout {dropout}" if dropout else "")
     log(f"training {label} on {len(split.y_train)} images, testing on {len(split.y_test)}")
@@ -150,7 +157,7 @@ def prepare_text(*, train_csv, test_csv, length, min_count, max_vocabulary, outp
 
 
 def train_text(*, level, architecture, num_layers, dropout, clip, seed, settings, inputs, outputs, state_dir, gpu=None, log=print):
-    runtime.prepare(gpu, log)
+    runtime.prepare(settings["backend"], settings["threads"], settings["deterministic"], gpu, log)
     from nnstudy import models, training
 
     arrays = np.load(inputs["ids"])
@@ -178,6 +185,7 @@ def train_text(*, level, architecture, num_layers, dropout, clip, seed, settings
         "length": info["length"],
         "train_size": len(split.y_train),
         "test_size": len(split.y_test),
+        **_engine(settings),
     }
     label = f"{level} {architecture.upper()}" + (f", {num_layers} layers" if num_layers > 1 else "")
     label += (f", dropout {dropout}" if dropout else "") + (f", clip {clip_mode} {clip}" if clip else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import time
@@ -34,14 +35,21 @@ def run(snakemake, job) -> None:
 
 
 def training_arguments(snakemake, log) -> dict:
-    """What every training job passes on besides its model's wildcards."""
+    """What every training job passes on besides its model's wildcards.
+
+    GPU placement and the checkpoint cadence come from the config (with its
+    preset applied), not from params: changing them must not rerun finished
+    training jobs.
+    """
+    from nnstudy import settings
+
+    training = settings.resolve(copy.deepcopy(snakemake.config))["training"]
     return {
-        "settings": snakemake.params.settings | {"threads": snakemake.threads},
+        "settings": snakemake.params.settings
+        | {"threads": snakemake.threads, "checkpoint_seconds": training["checkpoint_seconds"]},
         "inputs": dict(snakemake.input.items()),
         "outputs": dict(snakemake.output.items()),
         "state_dir": snakemake.params.state_dir,
-        # GPU placement comes from the config, not params: changing it must
-        # not rerun finished training jobs.
-        "gpu": snakemake.config["training"]["gpu"],
+        "gpu": training["gpu"],
         "log": log,
     }

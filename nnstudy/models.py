@@ -1,7 +1,8 @@
 """The networks of the study, built as the spec describes them.
 
-Every model ends in logits: the softmax is folded into the loss
-(`from_logits=True`), which is numerically safer and trains the same.
+Every model ends in float32 logits, whatever the precision policy: the
+softmax is folded into the loss (`from_logits=True`), which is numerically
+safer and trains the same, and a float16 softmax would overflow.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def cifar_cnn(c1: int = 50, c2: int = 60, dropout: float = 0.0) -> keras.Model:
             layers.Dropout(dropout, name="dropout_F3"),
             layers.Dense(300, name="F3"),
             layers.Dropout(dropout, name="dropout_F4"),
-            layers.Dense(10, name="F4"),
+            layers.Dense(10, name="F4", dtype="float32"),
         ],
         name=f"cifar_cnn_{c1}_{c2}",
     )
@@ -107,7 +108,7 @@ def text_classifier(
     else:
         raise ValueError(f"unknown text architecture {architecture!r}")
     x = layers.Dropout(dropout, name="dropout")(x)
-    logits = layers.Dense(num_classes, name="logits")(x)
+    logits = layers.Dense(num_classes, name="logits", dtype="float32")(x)
     return keras.Model(ids, logits, name=f"{level}_{architecture}")
 
 

@@ -1,33 +1,57 @@
-"""Process set-up around TensorFlow: threads, determinism, device, versions.
+"""Process set-up around the Keras backend: threads, determinism, device, versions.
 
-`prepare()` must run before TensorFlow is imported (it reads its device and
-logging environment once, at import); `configure()` right after.
+`prepare()` must run before Keras is imported (the backend, TensorFlow's
+device and logging environment and XLA's flags are read once, at import);
+`configure()` right after.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import sys
+
+from nnstudy.errors import StudyError
 
 
-def prepare(gpu: dict | None = None, log=print) -> None:
-    """Logging, backend and — for training jobs, `gpu` given — the job's GPU."""
+def prepare(
+    backend: str = "tensorflow",
+    threads: int | None = None,
+    deterministic: bool = False,
+    gpu: dict | None = None,
+    log=print,
+) -> None:
+    """Logging, Keras backend and — for training jobs, `gpu` given — the job's GPU.
+
+    The backend is the config's choice even where KERAS_BACKEND is set in the
+    environment: a run's metrics must say truthfully what trained it.
+    """
     # TensorFlow's C++ INFO lines (oneDNN, CPU features) drown the progress log.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    # JAX would take 75% of the GPU's memory up front, leaving none for a
-    # second job sharing the GPU (TensorFlow's memory growth, see configure()).
-    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    if "keras" in sys.modules and sys.modules["keras"].backend.backend() != backend:
+        raise StudyError(f"Keras already runs on {sys.modules['keras'].backend.backend()}, not {backend}")
+    os.environ["KERAS_BACKEND"] = backend
+    if backend == "jax":
+        # JAX would take 75% of the GPU's memory up front, leaving none for a
+        # second job sharing the GPU (TensorFlow's memory growth, see configure()).
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+        flags = []
+        if threads == 1:
+            flags += ["--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1"]
+        if deterministic:
+            flags.append("--xla_gpu_deterministic_ops=true")
+        os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), *flags]).strip()
     if gpu is not None:
         from nnstudy import devices
 
         devices.assign_gpu(gpu["lock_dir"], gpu["jobs_per_gpu"], log)
 
 
-def configure(threads: int, deterministic: bool, log=print) -> dict:
-    """Set threads and determinism; return a description of the device used."""
+def configure(threads: int, deterministic: bool, precision: str = "float32", log=print) -> dict:
+    """Set threads, determinism and precision; describe the device used."""
     import keras
 
+    keras.mixed_precision.set_global_policy(precision)
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -52,6 +76,8 @@ def configure(threads: int, deterministic: bool, log=print) -> dict:
         "name": names[0] if names else platform.processor() or platform.machine(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "backend": backend,
+        "precision": precision,
+        "deterministic": deterministic,
         "threads": threads,
     }
     if names:

@@ -15,6 +15,8 @@ import yaml
 from nnstudy import cifar
 from nnstudy.errors import StudyError
 
+SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+
 
 def _with_defaults(validator_class, definitions: dict):
     """A validator that fills in `default` values as it walks the config.
@@ -41,6 +43,10 @@ def validate(config: dict, schema_file: Path) -> None:
     schema = yaml.safe_load(Path(schema_file).read_text())
     validator = _with_defaults(jsonschema.Draft202012Validator, schema.get("$defs", {}))(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None and error.validator in ("oneOf", "anyOf"):
+        # "not valid under any of the given schemas" hides what was wrong:
+        # report the alternative of the value's own kind (a string's enum).
+        error = jsonschema.exceptions.best_match(e for e in error.context if e.validator != "type") or error
     if error is not None:
         key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
         raise StudyError(f"config error: {key}: {error.message}")
@@ -56,7 +62,7 @@ def _merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def resolve(config: dict, schema_file: Path) -> dict:
+def resolve(config: dict, schema_file: Path = SCHEMA) -> dict:
     """The config with its preset applied, validated before and after."""
     validate(config, schema_file)
     preset = config["presets"].get(config["preset"])

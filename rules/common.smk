@@ -68,6 +68,18 @@ def part_a_run(c1, c2, optimizer="sgd", dropout=0.0, seed=SEEDS[0]):
     )
 
 
+def backend_for(family):
+    """The Keras backend of a model family (cifar_cnn, text_cnn, text_rnn)."""
+    backend = TRAINING["backend"]
+    return backend if isinstance(backend, str) else backend.get(family, "tensorflow")
+
+
+def engine_settings(family):
+    """How a training job runs, beside the spec's hyper-parameters."""
+    keys = ("deterministic", "precision")
+    return {key: TRAINING[key] for key in keys} | {"backend": backend_for(family)}
+
+
 def part_a_settings():
     keys = (
         "epochs",
@@ -77,9 +89,7 @@ def part_a_settings():
         "train_limit",
         "test_limit",
     )
-    return {key: PART_A[key] for key in keys} | {
-        "deterministic": TRAINING["deterministic"]
-    }
+    return {key: PART_A[key] for key in keys} | engine_settings("cifar_cnn")
 
 
 def grid_metrics(wildcards=None):
@@ -162,7 +172,7 @@ def part_b_run(level, arch, layers=1, dropout=0.0, clip=None, seed=SEEDS[0]):
     )
 
 
-def part_b_settings():
+def part_b_settings(wildcards):
     keys = (
         "epochs",
         "batch_size",
@@ -173,9 +183,8 @@ def part_b_settings():
         "train_limit",
         "test_limit",
     )
-    return {key: PART_B[key] for key in keys} | {
-        "deterministic": TRAINING["deterministic"]
-    }
+    family = "text_cnn" if wildcards.arch == "cnn" else "text_rnn"
+    return {key: PART_B[key] for key in keys} | engine_settings(family)
 
 
 def b5_runs():

@@ -37,7 +37,7 @@ rule train_text:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=training_runtime(seconds_per_epoch=60, epochs=PART_B["epochs"]),
     params:
-        settings=part_b_settings(),
+        settings=part_b_settings,
         state_dir=resume_dir,
     script:
         "../scripts/train_text.py"

@@ -31,6 +31,11 @@ def workflow(tmp_path_factory):
         ({"presets": {"smoke": {"part_a": {"epochs": 0}}}, "preset": "smoke"}, "config error: part_a.epochs: 0 is less than the minimum of 1"),
         ({"cifar10_dir": "/nonexistent"}, "config error: cifar10_dir: /nonexistent/data_batch_1 does not exist"),
         ({"text": {"train_csv": "missing.csv"}}, "config error: text.train_csv: missing.csv does not exist"),
+        ({"training": {"backend": "torch"}}, "config error: training.backend: 'torch' is not one of ['tensorflow', 'jax']"),
+        ({"training": {"backend": {"text_rnn": "pytorch"}}}, "config error: training.backend.text_rnn: 'pytorch' is not one of"),
+        ({"training": {"backend": {"rnn": "jax"}}}, "config error: training.backend: Additional properties are not allowed ('rnn' was unexpected)"),
+        ({"training": {"precision": "bf16"}}, "config error: training.precision: 'bf16' is not one of ['float32', 'mixed_bfloat16', 'mixed_float16']"),
+        ({"training": {"checkpoint_seconds": -1}}, "config error: training.checkpoint_seconds: -1 is less than the minimum of 0"),
     ],
 )
 def test_invalid_config_is_one_clear_line(workflow, tmp_path, override, message):

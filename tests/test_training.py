@@ -1,4 +1,8 @@
 import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,14 +17,15 @@ def small_split(seed=0):
     return training.Split(x[:64], y[:64], x[64:], y[64:])
 
 
-def run(tmp_path, name, epochs, dropout=0.0, optimizer="adam", logs=None):
+def run(tmp_path, name, epochs, dropout=0.0, optimizer="adam", logs=None, checkpoint_seconds=60.0, log=None):
     def build():
         return training.compile_model(models.cifar_cnn(10, 20, dropout), models.optimizer(optimizer, 0.001))
 
     _, history = training.fit(
         build, small_split(), epochs=epochs, batch_size=16, seed=3,
         state_dir=tmp_path / name, fingerprint={"dropout": dropout, "optimizer": optimizer},
-        log=(logs.append if logs is not None else lambda message: None),
+        checkpoint_seconds=checkpoint_seconds,
+        log=log or (logs.append if logs is not None else lambda message: None),
     )
     return history
 
@@ -41,6 +46,44 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, dropout):
     straight = run(tmp_path, "straight", 4, dropout)
     assert any("resuming after epoch 2 of 4" in line for line in logs)
     assert [entry["epoch"] for entry in resumed] == [1, 2, 3, 4]
+    np.testing.assert_allclose(curves(resumed), curves(straight), rtol=1e-6)
+
+
+def test_sigkill_between_checkpoints_loses_at_most_the_interval(tmp_path):
+    """A real SIGKILL of a training process that checkpoints every second.
+
+    The state on disk lags the epochs the process had finished; the rerun
+    resumes from it and still ends in the uninterrupted run's history.
+    """
+    epochs = 60
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parents[1])!r}]\n"
+        "from pathlib import Path\n"
+        "from test_training import run\n"
+        f"run(Path({str(tmp_path)!r}), 'killed', {epochs}, 0.5, checkpoint_seconds=1.0,"
+        " log=lambda message: print(message, flush=True))\n"
+    )
+    job = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    state = tmp_path / "killed" / "history.json"
+    finished = 0
+    for line in job.stdout:
+        if line.startswith("epoch "):
+            finished = int(line.split()[1].split("/")[0])
+        if state.is_file() and finished >= len(json.loads(state.read_text())["history"]) + 3:
+            job.kill()
+            break
+    job.wait()
+    assert job.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    saved = len(json.loads(state.read_text())["history"])
+    assert 1 <= saved < finished < epochs
+
+    logs = []
+    resumed = run(tmp_path, "killed", epochs, 0.5, logs=logs)
+    straight = run(tmp_path, "straight", epochs, 0.5)
+    assert f"resuming after epoch {saved} of {epochs} from {tmp_path / 'killed'}" in logs
+    assert [entry["epoch"] for entry in resumed] == list(range(1, epochs + 1))
     np.testing.assert_allclose(curves(resumed), curves(straight), rtol=1e-6)
 
 

@@ -71,7 +71,11 @@ def test_rerun_one_target(smoke_run):
 def test_killed_training_job_resumes(tmp_path):
     workflow = copy_workflow(tmp_path / "workflow")
     extra = tmp_path / "longer.yaml"
-    extra.write_text(yaml.safe_dump({"presets": {"smoke": {"part_a": {"epochs": 8, "train_limit": 512}}}}))
+    # Checkpoint after every epoch, so that the kill comes after a known one.
+    extra.write_text(yaml.safe_dump({
+        "presets": {"smoke": {"part_a": {"epochs": 8, "train_limit": 512}}},
+        "training": {"checkpoint_seconds": 0},
+    }))
     run_dir = "results/part_a/runs/c1-10_c2-20_sgd_dropout-0_seed-1"
     args = [str(SNAKEMAKE), "--cores", "1", f"{run_dir}/metrics.json", "--configfile", str(extra), *smoke_config()]
     state = workflow / "resume" / run_dir / "history.json"
@@ -112,3 +116,22 @@ def test_corrupt_data_fails_the_job_with_one_line(tmp_path):
     log = (workflow / "logs" / target.replace("/metrics.json", ".log")).read_text()
     assert "Traceback" not in log
     assert not (workflow / target).exists()
+
+
+def test_backend_and_precision_per_model_family(tmp_path):
+    """Word GRU on JAX in bfloat16, word CNN on TensorFlow: each metrics.json says what trained it."""
+    workflow = copy_workflow(tmp_path / "workflow")
+    extra = tmp_path / "engine.yaml"
+    extra.write_text(yaml.safe_dump({"training": {"backend": {"text_rnn": "jax"}, "precision": "mixed_bfloat16"}}))
+    runs = {
+        "jax": "results/part_b/runs/word-gru_layers-1_dropout-0.5_clip-none_seed-1",
+        "tensorflow": "results/part_b/runs/word-cnn_layers-1_dropout-0_clip-none_seed-1",
+    }
+    targets = [f"{run}/metrics.json" for run in runs.values()]
+    snakemake(workflow, "--cores", "2", *targets, "--configfile", str(extra), *smoke_config())
+    for backend, run in runs.items():
+        document = metrics.read(workflow / run / "metrics.json")
+        assert document["device"]["backend"] == document["hyperparameters"]["backend"] == backend
+        assert document["hyperparameters"]["precision"] == document["device"]["precision"] == "mixed_bfloat16"
+        assert backend in document["versions"]
+        assert [entry["epoch"] for entry in document["history"]] == [1, 2]

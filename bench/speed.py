@@ -1,0 +1,202 @@
+"""Seconds per epoch: a plain Keras loop vs the project's engine, at paper settings.
+
+For each model, two fresh processes train on the full course data (10,000
+CIFAR-10 images / 5,600 documents, the paper's batch size and optimizer):
+
+- plain: one `model.fit` over all epochs on float32 numpy arrays with the
+  test set as `validation_data` (Keras defaults: no op determinism, float32);
+- engine: the workflow's training job function (`experiments.train_cifar` /
+  `train_text`: seeded batch order, resume checkpoints, test evaluation,
+  model, metrics and plots), with the backend, precision and determinism
+  given here.
+
+An epoch's time is the interval between two consecutive epoch ends (the
+first, which traces and compiles, is left out), so it holds training,
+evaluation and anything done between epochs, checkpoints included.
+
+    python bench/speed.py [--backend tensorflow|jax] [--precision float32|mixed_bfloat16|mixed_float16]
+                          [--no-deterministic] [--epochs 4] [--repeats 2] [--threads 2] [--models cnn-50-60 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+CIFAR = REPO.parent / "shared/data/cifar10"
+MODELS = ["cnn-50-60", "cnn-90-100", "char-cnn", "word-cnn", "char-gru", "word-gru"]
+
+
+def paper_settings() -> dict:
+    """config.yaml at the paper preset, validated as the workflow does."""
+    import yaml
+
+    from nnstudy import settings
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text()) | {"preset": "paper"}
+    return settings.resolve(config, REPO / "schemas/config.schema.yaml")
+
+
+def steady_epoch_seconds(epoch_ends: list[float]) -> float:
+    """Median interval between consecutive epoch ends, the first epoch left out."""
+    return statistics.median(b - a for a, b in zip(epoch_ends, epoch_ends[1:]))
+
+
+def run_plain(model_name: str, args, data_dir: Path) -> dict:
+    from nnstudy import runtime
+
+    runtime.prepare(args.backend, args.threads, deterministic=False)
+    runtime.configure(args.threads, deterministic=False, log=lambda message: None)
+    import keras
+
+    from nnstudy import experiments, models, training
+
+    study = paper_settings()
+    if model_name.startswith("cnn-"):
+        c1, c2 = map(int, model_name.split("-")[1:])
+        split = experiments.load_cifar(args.cifar10_dir / "data_batch_1", args.cifar10_dir / "test_batch_trim")
+        model = models.cifar_cnn(c1, c2)
+        optimizer = models.optimizer("sgd", study["part_a"]["learning_rate"])
+        batch_size = study["part_a"]["batch_size"]
+    else:
+        import numpy as np
+
+        level, architecture = model_name.split("-")
+        arrays = np.load(data_dir / f"{level}_ids.npz")
+        info = json.loads((data_dir / "vocabulary.json").read_text())
+        split = training.Split(*(arrays[key] for key in ("x_train", "y_train", "x_test", "y_test")))
+        vocab_size = len(info["vocabulary"]) if level == "word" else info["char_vocabulary_size"]
+        mask = study["part_b"]["mask_padding"]
+        model = models.text_classifier(level, architecture, info["num_classes"], vocab_size, info["length"], mask_padding=mask)
+        optimizer = models.optimizer(study["part_b"]["optimizer"], study["part_b"]["learning_rate"])
+        batch_size = study["part_b"]["batch_size"]
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    epoch_ends = []
+    model.fit(
+        split.x_train, split.y_train, batch_size=batch_size, epochs=args.epochs, shuffle=True,
+        validation_data=(split.x_test, split.y_test), verbose=0,
+        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epoch_ends.append(time.perf_counter()))],
+    )
+    return {"epoch_s": steady_epoch_seconds(epoch_ends)}
+
+
+def run_engine(model_name: str, args, data_dir: Path) -> dict:
+    from nnstudy import experiments
+
+    study = paper_settings()
+    engine = {
+        "backend": args.backend,
+        "precision": args.precision,
+        "deterministic": args.deterministic,
+        "threads": args.threads,
+        "checkpoint_seconds": study["training"]["checkpoint_seconds"],
+    }
+    epoch_ends = []
+
+    def log(message: str) -> None:
+        if message.startswith("epoch "):
+            epoch_ends.append(time.perf_counter())
+
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        outputs = {name: str(scratch / file) for name, file in
+                   [("metrics", "metrics.json"), ("model", "model.keras"), ("costs", "costs.png"), ("accuracies", "accuracies.png")]}
+        common = {"seed": 1, "outputs": outputs, "state_dir": scratch / "resume", "log": log}
+        if model_name.startswith("cnn-"):
+            c1, c2 = map(int, model_name.split("-")[1:])
+            settings = {key: study["part_a"][key] for key in ("batch_size", "learning_rate", "momentum", "train_limit", "test_limit")}
+            inputs = {"train": args.cifar10_dir / "data_batch_1", "test": args.cifar10_dir / "test_batch_trim"}
+            experiments.train_cifar(c1=c1, c2=c2, optimizer="sgd", dropout=0.0, inputs=inputs,
+                                    settings=settings | engine | {"epochs": args.epochs}, **common)
+        else:
+            level, architecture = model_name.split("-")
+            keys = ("batch_size", "learning_rate", "optimizer", "clip_mode", "mask_padding", "train_limit", "test_limit")
+            settings = {key: study["part_b"][key] for key in keys}
+            inputs = {"ids": data_dir / f"{level}_ids.npz", "vocabulary": data_dir / "vocabulary.json"}
+            experiments.train_text(level=level, architecture=architecture, num_layers=1, dropout=0.0, clip=None,
+                                   inputs=inputs, settings=settings | engine | {"epochs": args.epochs}, **common)
+        device = json.loads(Path(outputs["metrics"]).read_text())["device"]
+    return {"epoch_s": steady_epoch_seconds(epoch_ends), "device": f"{device['type']} {device['name']}"}
+
+
+def prepare_text(data_dir: Path) -> None:
+    from nnstudy import experiments
+
+    text = paper_settings()["text"]
+    experiments.prepare_text(
+        train_csv=REPO / text["train_csv"], test_csv=REPO / text["test_csv"], length=text["length"],
+        min_count=text["min_word_count"], max_vocabulary=text["max_vocabulary"], log=lambda message: None,
+        outputs={"char": data_dir / "char_ids.npz", "word": data_dir / "word_ids.npz", "vocabulary": data_dir / "vocabulary.json"},
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["tensorflow", "jax"], default="tensorflow")
+    parser.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"], default="float32")
+    parser.add_argument("--no-deterministic", dest="deterministic", action="store_false",
+                        help="the engine without deterministic ops (default: deterministic, as config.yaml)")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per measurement (at least 3)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cifar10-dir", type=Path, default=CIFAR)
+    parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="plain and engine measured alternately this often; medians are shown (this machine is noisy)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--worker", nargs=3, metavar=("MODE", "MODEL", "DATA_DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.epochs < 3:
+        parser.error("--epochs must be at least 3 (the first epoch is left out)")
+
+    if args.worker:
+        mode, model_name, data_dir = args.worker
+        run = run_plain if mode == "plain" else run_engine
+        print(json.dumps(run(model_name, args, Path(data_dir))))
+        return
+
+    forwarded = [arg for arg in sys.argv[1:] if arg not in ("--json", str(args.json))]
+    print(f"engine: backend {args.backend}, precision {args.precision}, deterministic {args.deterministic}; "
+          f"threads {args.threads}; seconds per epoch after the first of {args.epochs}, median of {args.repeats} alternating runs")
+    print(f"{'model':12s} {'plain Keras':>12s} {'engine':>12s} {'engine/plain':>13s}")
+    results = {}
+    with tempfile.TemporaryDirectory() as data_dir:
+        prepare_text(Path(data_dir))
+        for model_name in args.models:
+            measured = {"plain": [], "engine": []}
+            for _ in range(args.repeats):
+                for mode in measured:
+                    done = subprocess.run(
+                        [sys.executable, __file__, *forwarded, "--worker", mode, model_name, data_dir],
+                        capture_output=True, text=True,
+                    )
+                    if done.returncode != 0:
+                        sys.exit(f"{mode} {model_name} failed:\n{done.stderr[-3000:]}")
+                    measured[mode].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            plain, engine = (statistics.median(run["epoch_s"] for run in measured[mode]) for mode in ("plain", "engine"))
+            results[model_name] = {
+                "plain_s": plain, "engine_s": engine, "ratio": engine / plain,
+                "plain_runs_s": [run["epoch_s"] for run in measured["plain"]],
+                "engine_runs_s": [run["epoch_s"] for run in measured["engine"]],
+                "device": measured["engine"][0]["device"],
+            }
+            print(f"{model_name:12s} {plain:12.3f} {engine:12.3f} {engine / plain:13.2f}", flush=True)
+    print(f"device: {next(iter(results.values()))['device']}")
+    if args.json:
+        args.json.write_text(json.dumps({"settings": vars(args) | {"cifar10_dir": str(args.cifar10_dir), "json": None,
+                                                                   "worker": None}, "results": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
