@@ -102,9 +102,9 @@ def train_cifar(*, c1, c2, optimizer, dropout, seed, settings, inputs, outputs, 
     _train_and_record(build, split, run, settings, outputs, state_dir, log)
 
 
-def feature_maps(*, model_file, test_file, meta_file, index, output, log=print):
-    """A1b: test image `index` (1-based) and its C1, S1, C2, S2 maps."""
-    runtime.prepare()
+def feature_maps(*, model_file, test_file, meta_file, index, output, backend="tensorflow", log=print):
+    """A1b: test image `index` (1-based) and its C1, S1, C2, S2 maps, on the A1 model's backend."""
+    runtime.prepare(backend)
     import keras
 
     from nnstudy import plots

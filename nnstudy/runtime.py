@@ -7,6 +7,7 @@ device and logging environment and XLA's flags are read once, at import);
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import sys
@@ -30,6 +31,9 @@ def prepare(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "keras" in sys.modules and sys.modules["keras"].backend.backend() != backend:
         raise StudyError(f"Keras already runs on {sys.modules['keras'].backend.backend()}, not {backend}")
+    if importlib.util.find_spec(backend) is None:
+        extra = {"tensorflow": "cpu] or [gpu", "jax": "jax] or [jax-cuda"}[backend]
+        raise StudyError(f"training.backend is {backend}, which is not installed here: pip install -e '.[{extra}]'")
     os.environ["KERAS_BACKEND"] = backend
     if backend == "jax":
         # JAX would take 75% of the GPU's memory up front, leaving none for a

@@ -68,16 +68,19 @@ def part_a_run(c1, c2, optimizer="sgd", dropout=0.0, seed=SEEDS[0]):
     )
 
 
-def backend_for(family):
-    """The Keras backend of a model family (cifar_cnn, text_cnn, text_rnn)."""
-    backend = TRAINING["backend"]
-    return backend if isinstance(backend, str) else backend.get(family, "tensorflow")
+def for_family(key, family, default):
+    """training.backend / precision of a model family (cifar_cnn, text_cnn, text_rnn)."""
+    value = TRAINING[key]
+    return value if isinstance(value, str) else value.get(family, default)
 
 
 def engine_settings(family):
     """How a training job runs, beside the spec's hyper-parameters."""
-    keys = ("deterministic", "precision")
-    return {key: TRAINING[key] for key in keys} | {"backend": backend_for(family)}
+    return {
+        "deterministic": TRAINING["deterministic"],
+        "backend": for_family("backend", family, "tensorflow"),
+        "precision": for_family("precision", family, "float32"),
+    }
 
 
 def part_a_settings():

@@ -116,5 +116,7 @@ rule feature_maps:
         "logs/part_a/feature_maps_{index}.log",
     conda:
         "../envs/study.yaml"
+    params:
+        backend=for_family("backend", "cifar_cnn", "tensorflow"),
     script:
         "../scripts/feature_maps.py"

@@ -9,6 +9,7 @@ jobs.run(
         meta_file=snakemake.input.meta,
         index=int(snakemake.wildcards.index),
         output=snakemake.output[0],
+        backend=snakemake.params.backend,
         log=log,
     ),
 )

@@ -60,6 +60,18 @@ def smoke_run(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def smoke_run_jax(tmp_path_factory) -> Path:
+    """The same smoke run with every training job on Keras' JAX backend."""
+    if not CIFAR_DIR.is_dir():
+        pytest.skip(f"{CIFAR_DIR} not available")
+    workdir = copy_workflow(tmp_path_factory.mktemp("smoke-jax") / "workflow")
+    engine = workdir / "jax.yaml"
+    engine.write_text("training: {backend: jax}\n")
+    snakemake(workdir, "--cores", "2", "--configfile", str(engine), *smoke_config())
+    return workdir
+
+
+@pytest.fixture(scope="session")
 def curve_plots(tmp_path_factory) -> dict[str, Path]:
     """One real cost plot, accuracy plot and feature-map figure, copied into every generated run."""
     from generated_study import write_curve_plots

@@ -35,6 +35,7 @@ def workflow(tmp_path_factory):
         ({"training": {"backend": {"text_rnn": "pytorch"}}}, "config error: training.backend.text_rnn: 'pytorch' is not one of"),
         ({"training": {"backend": {"rnn": "jax"}}}, "config error: training.backend: Additional properties are not allowed ('rnn' was unexpected)"),
         ({"training": {"precision": "bf16"}}, "config error: training.precision: 'bf16' is not one of ['float32', 'mixed_bfloat16', 'mixed_float16']"),
+        ({"training": {"precision": {"cifar_cnn": "half"}}}, "config error: training.precision.cifar_cnn: 'half' is not one of"),
         ({"training": {"checkpoint_seconds": -1}}, "config error: training.checkpoint_seconds: -1 is less than the minimum of 0"),
     ],
 )

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -85,6 +86,16 @@ def test_sigkill_between_checkpoints_loses_at_most_the_interval(tmp_path):
     assert f"resuming after epoch {saved} of {epochs} from {tmp_path / 'killed'}" in logs
     assert [entry["epoch"] for entry in resumed] == list(range(1, epochs + 1))
     np.testing.assert_allclose(curves(resumed), curves(straight), rtol=1e-6)
+
+
+def test_backend_cannot_change_once_keras_runs():
+    """A job must not record one backend while Keras trains on another."""
+    from nnstudy import runtime
+    from nnstudy.errors import StudyError
+
+    assert keras.backend.backend() == "tensorflow"
+    with pytest.raises(StudyError, match="Keras already runs on tensorflow, not jax"):
+        runtime.prepare("jax")
 
 
 def test_state_from_other_settings_is_discarded(tmp_path):

@@ -18,7 +18,10 @@ pytestmark = pytest.mark.integration
 TABLES = ["a2_grid", "a4_comparison", "b5_models", "b6_rnn_variants"]
 
 
-def test_smoke_study_produces_every_output(smoke_run):
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_smoke_study_produces_every_output(request, backend):
+    """The whole smoke study, once on each Keras backend (CPU)."""
+    smoke_run = request.getfixturevalue("smoke_run" if backend == "tensorflow" else "smoke_run_jax")
     part_a = sorted((smoke_run / "results/part_a/runs").glob("*/metrics.json"))
     part_b = sorted((smoke_run / "results/part_b/runs").glob("*/metrics.json"))
     assert len(part_a) == 25 + 4  # the grid, then A3 a–d with the chosen pair
@@ -27,7 +30,8 @@ def test_smoke_study_produces_every_output(smoke_run):
         document = metrics.read(path)
         assert [entry["epoch"] for entry in document["history"]] == [1, 2]
         assert document["device"]["type"] == "CPU"
-        assert {"tensorflow", "keras", "python"} <= document["versions"].keys()
+        assert document["device"]["backend"] == document["hyperparameters"]["backend"] == backend
+        assert {backend, "keras", "python"} <= document["versions"].keys()
         assert 0 <= document["summary"]["max_test_accuracy"] <= 1
         for plot in ("costs.png", "accuracies.png", "model.keras"):
             assert (path.parent / plot).stat().st_size > 0
@@ -119,19 +123,19 @@ def test_corrupt_data_fails_the_job_with_one_line(tmp_path):
 
 
 def test_backend_and_precision_per_model_family(tmp_path):
-    """Word GRU on JAX in bfloat16, word CNN on TensorFlow: each metrics.json says what trained it."""
+    """Word GRU on JAX in float32, word CNN on TensorFlow in bfloat16: each metrics.json says what trained it."""
     workflow = copy_workflow(tmp_path / "workflow")
     extra = tmp_path / "engine.yaml"
-    extra.write_text(yaml.safe_dump({"training": {"backend": {"text_rnn": "jax"}, "precision": "mixed_bfloat16"}}))
+    extra.write_text(yaml.safe_dump({"training": {"backend": {"text_rnn": "jax"}, "precision": {"text_cnn": "mixed_bfloat16"}}}))
     runs = {
-        "jax": "results/part_b/runs/word-gru_layers-1_dropout-0.5_clip-none_seed-1",
-        "tensorflow": "results/part_b/runs/word-cnn_layers-1_dropout-0_clip-none_seed-1",
+        ("jax", "float32"): "results/part_b/runs/word-gru_layers-1_dropout-0.5_clip-none_seed-1",
+        ("tensorflow", "mixed_bfloat16"): "results/part_b/runs/word-cnn_layers-1_dropout-0_clip-none_seed-1",
     }
     targets = [f"{run}/metrics.json" for run in runs.values()]
     snakemake(workflow, "--cores", "2", *targets, "--configfile", str(extra), *smoke_config())
-    for backend, run in runs.items():
+    for (backend, precision), run in runs.items():
         document = metrics.read(workflow / run / "metrics.json")
         assert document["device"]["backend"] == document["hyperparameters"]["backend"] == backend
-        assert document["hyperparameters"]["precision"] == document["device"]["precision"] == "mixed_bfloat16"
+        assert document["hyperparameters"]["precision"] == document["device"]["precision"] == precision
         assert backend in document["versions"]
         assert [entry["epoch"] for entry in document["history"]] == [1, 2]
