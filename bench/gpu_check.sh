@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# GPU check for the device machine (issue 5), run from the repository root:
+# GPU check for the device machine, run from the repository root (the device
+# image has JAX but no TensorFlow, so every job runs on training.backend: jax):
 #   - the smoke study through Snakemake with training jobs on the GPU,
-#   - seconds per epoch at paper settings of the main models,
+#   - seconds per epoch at paper settings: plain Keras loop vs the engine,
 #   - throughput of 4 training jobs one after another vs sharing the GPU.
 # Expects wheels in .whl/ (snakemake, keras and what the image lacks) and the
 # CIFAR-10 course files in .gpudata/cifar10; writes its findings to $OUT.
@@ -19,7 +20,7 @@ SMK="python3 -m snakemake --scheduler greedy --cores 16"
 
 echo "== smoke study, 4 training jobs sharing the GPU"
 start=$(date +%s)
-printf 'training:\n  gpu: {jobs_per_gpu: 4}\n' > /tmp/four.yaml
+printf 'training:\n  backend: jax\n  gpu: {jobs_per_gpu: 4}\n' > /tmp/four.yaml
 $SMK --resources gpu=4 --config preset=smoke cifar10_dir=$DATA --configfile /tmp/four.yaml > "$OUT/smoke.log" 2>&1
 echo "smoke study: exit $? in $(( $(date +%s) - start )) s"
 tail -3 "$OUT/smoke.log"
@@ -31,10 +32,10 @@ PY
 grep -h "took GPU\|running on" logs/results/part_a/runs/*.log | sort | uniq -c | head -5
 
 echo "== seconds per epoch, paper settings (full data, batch 128)"
-python3 bench/epoch_times.py --epochs 3 --cifar10-dir "$DATA" 2>&1 | grep -v "^WARNING\|^I0000\|^E0000"
+python3 bench/speed.py --backend jax --epochs 5 --repeats 1 --cifar10-dir "$DATA" --json "$OUT/speed.json"
 
 echo "== throughput: 4 CIFAR jobs (3 epochs, 10,000 images) sequential vs sharing the GPU"
-printf 'presets:\n  quick:\n    part_a: {epochs: 3, train_limit: null, test_limit: null}\ntraining:\n  gpu: {jobs_per_gpu: 4}\n' > /tmp/share.yaml
+printf 'presets:\n  quick:\n    part_a: {epochs: 3, train_limit: null, test_limit: null}\ntraining:\n  backend: jax\n  gpu: {jobs_per_gpu: 4}\n' > /tmp/share.yaml
 targets=$(for p in 10-20 30-40 70-80 90-100; do echo "results/part_a/runs/c1-${p%-*}_c2-${p#*-}_sgd_dropout-0_seed-1/metrics.json"; done)
 for gpus in 1 4; do
   start=$(date +%s.%N)
