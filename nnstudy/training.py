@@ -36,12 +36,11 @@ class Split:
     y_test: np.ndarray
 
 
-def compile_model(model: keras.Model, optimizer, steps_per_execution: int = 1) -> keras.Model:
+def compile_model(model: keras.Model, optimizer) -> keras.Model:
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        steps_per_execution=steps_per_execution,
     )
     return model
 

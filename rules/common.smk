@@ -68,9 +68,13 @@ def part_a_run(c1, c2, optimizer="sgd", dropout=0.0, seed=SEEDS[0]):
     )
 
 
-def for_family(key, family, default):
-    """training.backend / precision of a model family (cifar_cnn, text_cnn, text_rnn)."""
+def for_family(key, family):
+    """training.backend / precision of a model family (cifar_cnn, text_cnn, text_rnn).
+
+    A family the mapping leaves out gets the default of a single value.
+    """
     value = TRAINING[key]
+    default = {"backend": "tensorflow", "precision": "float32"}[key]
     return value if isinstance(value, str) else value.get(family, default)
 
 
@@ -78,8 +82,8 @@ def engine_settings(family):
     """How a training job runs, beside the spec's hyper-parameters."""
     return {
         "deterministic": TRAINING["deterministic"],
-        "backend": for_family("backend", family, "tensorflow"),
-        "precision": for_family("precision", family, "float32"),
+        "backend": for_family("backend", family),
+        "precision": for_family("precision", family),
     }
 
 

@@ -117,6 +117,6 @@ rule feature_maps:
     conda:
         "../envs/study.yaml"
     params:
-        backend=for_family("backend", "cifar_cnn", "tensorflow"),
+        backend=for_family("backend", "cifar_cnn"),
     script:
         "../scripts/feature_maps.py"
