@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from nnstudy import cifar, metrics, runtime, text
+from nnstudy.errors import StudyError
 
 
 def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, state_dir, log) -> None:
@@ -169,6 +170,8 @@ def train_text(*, level, architecture, num_layers, dropout, clip, seed, settings
     )
     vocab_size = len(info["vocabulary"]) if level == "word" else info["char_vocabulary_size"]
     clip_mode = settings["clip_mode"] if clip else None
+    if settings["mask_padding"] and (level != "word" or architecture == "cnn"):
+        raise StudyError(f"padding can be masked for word-level recurrent models only, not {level} {architecture}")
     hyperparameters = {
         "level": level,
         "architecture": architecture,
@@ -176,7 +179,7 @@ def train_text(*, level, architecture, num_layers, dropout, clip, seed, settings
         "dropout": dropout,
         "clip_mode": clip_mode,
         "clip_threshold": clip,
-        "mask_padding": settings["mask_padding"] and level == "word" and architecture != "cnn",
+        "mask_padding": settings["mask_padding"],
         "optimizer": settings["optimizer"],
         "learning_rate": settings["learning_rate"],
         "batch_size": settings["batch_size"],

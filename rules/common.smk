@@ -39,6 +39,7 @@ wildcard_constraints:
     arch="cnn|gru|rnn|lstm",
     layers=r"\d+",
     clip=r"none|\d+(\.\d+)?",
+    padding="masked|unmasked",
     index=r"\d+",
 
 
@@ -164,17 +165,24 @@ def part_a_targets(wildcards=None):
 
 # ---- Part B ----------------------------------------------------------------
 
-PART_B_RUN = "results/part_b/runs/{level}-{arch}_layers-{layers}_dropout-{dropout}_clip-{clip}_seed-{seed}"
+PART_B_RUN = "results/part_b/runs/{level}-{arch}_layers-{layers}_dropout-{dropout}_clip-{clip}_padding-{padding}_seed-{seed}"
+STUDY_PADDING = "masked" if PART_B["mask_padding"] else "unmasked"
 
 
-def part_b_run(level, arch, layers=1, dropout=0.0, clip=None, seed=SEEDS[0]):
-    clip = "none" if clip is None else number(clip)
+def part_b_run(
+    level, arch, layers=1, dropout=0.0, clip=None, padding=STUDY_PADDING, seed=SEEDS[0]
+):
+    # Masking only exists for word-level recurrent models; the others always
+    # read the padding.
+    if level != "word" or arch == "cnn":
+        padding = "unmasked"
     return PART_B_RUN.format(
         level=level,
         arch=arch,
         layers=layers,
         dropout=number(dropout),
-        clip=clip,
+        clip="none" if clip is None else number(clip),
+        padding=padding,
         seed=seed,
     )
 
@@ -186,12 +194,15 @@ def part_b_settings(wildcards):
         "learning_rate",
         "optimizer",
         "clip_mode",
-        "mask_padding",
         "train_limit",
         "test_limit",
     )
     family = "text_cnn" if wildcards.arch == "cnn" else "text_rnn"
-    return {key: PART_B[key] for key in keys} | engine_settings(family)
+    return (
+        {key: PART_B[key] for key in keys}
+        | {"mask_padding": wildcards.padding == "masked"}
+        | engine_settings(family)
+    )
 
 
 def b5_runs():
@@ -218,6 +229,21 @@ def b6_runs():
     ]
 
 
+def masking_runs():
+    """The ablation: the five word-level RNNs of B4 and B6, unmasked and masked."""
+    return [
+        dict(level="word", padding=padding) | variant
+        for variant in (
+            dict(arch="gru"),
+            dict(arch="rnn"),
+            dict(arch="lstm"),
+            dict(arch="gru", layers=2),
+            dict(arch="gru", clip=PART_B["clip_threshold"]),
+        )
+        for padding in ("unmasked", "masked")
+    ]
+
+
 def part_b_metrics(runs):
     return [
         f"{part_b_run(**run, seed=seed)}/metrics.json" for run in runs for seed in SEEDS
@@ -228,6 +254,7 @@ def part_b_targets(wildcards=None):
     return (
         part_b_metrics(b5_runs())
         + part_b_metrics(b6_runs())
+        + part_b_metrics(masking_runs())
         + expand(
             "results/tables/{table}.{ext}",
             table=["b5_models", "b6_rnn_variants"],
@@ -247,6 +274,7 @@ def all_metrics(wildcards=None):
             + a4_metrics()
             + part_b_metrics(b5_runs())
             + part_b_metrics(b6_runs())
+            + part_b_metrics(masking_runs())
         )
     )
 

@@ -52,7 +52,7 @@ def test_invalid_config_is_one_clear_line(workflow, tmp_path, override, message)
 def test_valid_config_plans_the_whole_study(workflow):
     result = snakemake(workflow, "-n", "--config", "preset=smoke", f"cifar10_dir={CIFAR_DIR}")
     assert re.search(r"^train_cifar\s+25$", result.stdout, re.M)
-    assert re.search(r"^train_text\s+16$", result.stdout, re.M)
+    assert re.search(r"^train_text\s+21$", result.stdout, re.M)
 
 
 def test_presets_change_scale_not_spec_values():

@@ -63,7 +63,7 @@ def test_nothing_left_to_do_after_the_study(smoke_run):
 
 
 def test_rerun_one_target(smoke_run):
-    target = "results/part_b/runs/word-cnn_layers-1_dropout-0_clip-none_seed-1/metrics.json"
+    target = "results/part_b/runs/word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1/metrics.json"
     before = metrics.read(smoke_run / target)
     (smoke_run / target).unlink()
     result = snakemake(smoke_run, "--cores", "2", target, *smoke_config())
@@ -128,8 +128,8 @@ def test_backend_and_precision_per_model_family(tmp_path):
     extra = tmp_path / "engine.yaml"
     extra.write_text(yaml.safe_dump({"training": {"backend": {"text_rnn": "jax"}, "precision": {"text_cnn": "mixed_bfloat16"}}}))
     runs = {
-        ("jax", "float32"): "results/part_b/runs/word-gru_layers-1_dropout-0.5_clip-none_seed-1",
-        ("tensorflow", "mixed_bfloat16"): "results/part_b/runs/word-cnn_layers-1_dropout-0_clip-none_seed-1",
+        ("jax", "float32"): "results/part_b/runs/word-gru_layers-1_dropout-0.5_clip-none_padding-unmasked_seed-1",
+        ("tensorflow", "mixed_bfloat16"): "results/part_b/runs/word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1",
     }
     targets = [f"{run}/metrics.json" for run in runs.values()]
     snakemake(workflow, "--cores", "2", *targets, "--configfile", str(extra), *smoke_config())
