@@ -21,6 +21,4 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        part_a_targets,
-        part_b_targets,
-        "results/report.html",
+        study_targets,

@@ -216,10 +216,13 @@ def write_grid_heatmap(runs_csv, optimum_json, grid: dict, output, log=print) ->
     log(f"A2 heatmap of {len(runs)} runs")
 
 
-def write_comparison_figures(question, runs_csv, reference_dir, optimum_json, a1_pair, outputs: dict, log=print) -> None:
+def write_comparison_figures(
+    question, runs_csv, reference_dir, optimum_json, a1_pair, mask_padding, outputs: dict, log=print
+) -> None:
     """A4 / B5 / B6: the chart against the reference and the grouped curves."""
-    optimum = report.load_json(optimum_json)
-    runs = report.question_runs(question, report.read_runs(runs_csv), a1_pair, (optimum["c1"], optimum["c2"]))
+    runs = report.question_runs(
+        question, report.read_runs(runs_csv), a1_pair, report.optimum_pair(optimum_json), mask_padding
+    )
     reference = report.reference_rows(question, report.read_reference(reference_dir))
     name, row = _NAME[question], _ROW[question]
     comparison_chart(runs, reference, name, _TITLES[question], outputs["chart"], row=row)
@@ -230,9 +233,8 @@ def write_comparison_figures(question, runs_csv, reference_dir, optimum_json, a1
     log(f"{question}: {len(runs)} runs charted")
 
 
-def write_accuracy_against_time(runs_csv, output, log=print) -> None:
-    runs = report.read_runs(runs_csv)
-    part_b = runs[runs["part"] == "B"].copy()
+def write_accuracy_against_time(runs_csv, mask_padding, output, log=print) -> None:
+    part_b = tables.part_b_study_runs(report.read_runs(runs_csv), mask_padding).copy()
     part_b["family"] = [report.part_b_family(row) for _, row in part_b.iterrows()]
     accuracy_against_time(part_b, output)
     log(f"Part B: {len(part_b)} runs")

@@ -141,14 +141,14 @@ def reference_rows(question: str, reference: dict[str, pd.DataFrame]) -> pd.Data
 _KEYS = {"a4": ["experiment"], "b5": ["model", "dropout_label"], "b6": ["variant", "level"]}
 
 
-def question_runs(question: str, frame: pd.DataFrame, a1_pair=None, optimum_pair=None) -> pd.DataFrame:
+def question_runs(question: str, frame: pd.DataFrame, a1_pair=None, optimum_pair=None, mask_padding=False) -> pd.DataFrame:
     """The runs of A4, B5 or B6, named like the reference numbers."""
     if question == "a4":
         return tables.a4_models(frame, a1_pair, optimum_pair)
     if question == "b5":
-        return tables.b5_models(frame)
+        return tables.b5_models(frame, mask_padding)
     if question == "b6":
-        return tables.b6_models(frame)
+        return tables.b6_models(frame, mask_padding)
     raise StudyError(f"unknown question {question!r}")
 
 
@@ -378,51 +378,93 @@ _ALL_RUNS_COLUMNS = [
 def context(*, runs, a1_pair, optimum, grid, tables_csv, comparisons, figures, feature_maps, config, commit) -> dict:
     """Everything the template shows, as plain text, numbers and data URIs.
 
-    runs: the all_runs frame; optimum: optimum.json's content; grid: {"c1": [...],
-    "c2": [...]}; tables_csv: {a2, a4, b5, b6: CSV path}; comparisons: {a4, b5,
-    b6: comparison CSV path}; figures: {name: PNG path}; feature_maps: [PNG paths].
+    runs: the all_runs frame; optimum: optimum.json's content (None without
+    Part A); grid: {"c1": [...], "c2": [...]}; tables_csv: {a2, a4, b5, b6,
+    masking: CSV path}; comparisons: {a4, b5, b6: comparison CSV path};
+    figures: {name: PNG path}; feature_maps: [PNG paths]. Only the parts in
+    config["parts"] need their entries.
     """
-    optimum_pair = (int(optimum["c1"]), int(optimum["c2"]))
-    a4 = tables.a4_models(runs, a1_pair, optimum_pair)
-    a1 = a4[a4["experiment"] == "A1 SGD"]
-    a3 = a4[a4["experiment"].str.startswith("A3")]
-    grid_frame = tables.grid_runs(runs, grid["c1"], grid["c2"]).sort_values(["c1", "c2", "seed"], kind="stable")
-    b5 = tables.b5_models(runs)
-    b6 = tables.b6_models(runs)
-    b6_only = b6[b6["variant"] != "GRU (B3 / B4)"]
-    models_b14 = b5[b5["dropout"] == 0]
-    models_b5 = b5[b5["dropout"] > 0]
     present = [c for c in _ALL_RUNS_COLUMNS if c in runs]
     comparison_tables = {}
     for question, path in comparisons.items():
         frame = pd.read_csv(path, dtype={"note": str})
         frame["note"] = frame["note"].fillna("")
         comparison_tables[question] = comparison_context(question, frame)
-    adam = a4[a4["experiment"] == "A3c Adam"]
+    parts = config.get("parts", ["part_a", "part_b"])
     return {
         "title": "CE/CZ4042 deep-learning study: results",
         "generated": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "preset": config.get("preset", "?"),
         "seeds": config.get("seeds", []),
+        "parts": parts,
         "part_a": config.get("part_a", {}),
         "part_b": config.get("part_b", {}),
-        "a1_pair": tuple(int(v) for v in a1_pair),
-        "optimum": {"c1": optimum_pair[0], "c2": optimum_pair[1], "source": str(optimum.get("source", ""))},
-        "adam_max": float(adam["max_test_accuracy"].mean()) if len(adam) else None,
+        "text": config.get("text", {}),
         "tables": {name: read_table(path) for name, path in tables_csv.items()},
         "comparisons": comparison_tables,
         "figures": {name: data_uri(path) for name, path in figures.items()},
+        "all_runs": table_context(runs[present]),
+        "provenance": provenance(runs, config, commit),
+        **(_part_a_context(runs, a1_pair, optimum, grid, feature_maps) if "part_a" in parts else {}),
+        **(_part_b_context(runs, config["part_b"]) if "part_b" in parts else {}),
+    }
+
+
+def _part_a_context(runs, a1_pair, optimum, grid, feature_maps) -> dict:
+    optimum_pair = (int(optimum["c1"]), int(optimum["c2"]))
+    a4 = tables.a4_models(runs, a1_pair, optimum_pair)
+    a1 = a4[a4["experiment"] == "A1 SGD"]
+    a3 = a4[a4["experiment"].str.startswith("A3")]
+    grid_frame = tables.grid_runs(runs, grid["c1"], grid["c2"]).sort_values(["c1", "c2", "seed"], kind="stable")
+    adam = a4[a4["experiment"] == "A3c Adam"]
+    return {
+        "a1_pair": tuple(int(v) for v in a1_pair),
+        "optimum": {"c1": optimum_pair[0], "c2": optimum_pair[1], "source": str(optimum.get("source", ""))},
+        "adam_max": float(adam["max_test_accuracy"].mean()) if len(adam) else None,
         "feature_maps": [data_uri(path) for path in feature_maps],
-        "curves": {
+        "curves_a": {
             "a1": curve_figures(a1),
             "a2": curve_figures(grid_frame),
             "a3": curve_figures(a3, a3["experiment"]),
+        },
+    }
+
+
+# A run whose best epoch stays below this many times chance level (the
+# spec's 14 text classes) learnt nothing.
+_NEAR_CHANCE = 1.5
+_TEXT_CHANCE = 1 / 14
+
+
+def _part_b_context(runs, part_b: dict) -> dict:
+    b5 = tables.b5_models(runs, part_b["mask_padding"])
+    b6 = tables.b6_models(runs, part_b["mask_padding"])
+    b6_only = b6[b6["variant"] != "GRU (B3 / B4)"]
+    models_b14 = b5[b5["dropout"] == 0]
+    models_b5 = b5[b5["dropout"] > 0]
+    masking = tables.masking_models(runs)
+    stuck = b5[(b5["level"] == "word") & (b5["architecture"] == "gru")]
+    stuck = stuck[stuck["max_test_accuracy"] < _NEAR_CHANCE * _TEXT_CHANCE]
+    by_padding = masking.groupby(["variant", "padding"], sort=False)["max_test_accuracy"].mean().unstack()
+    gains = (by_padding["masked"] - by_padding["unmasked"]).dropna() if by_padding.shape[1] == 2 else pd.Series()
+    return {
+        "word_rnn_at_chance": {
+            "runs": len(stuck),
+            "max": float(stuck["max_test_accuracy"].max()) if len(stuck) else None,
+            "chance": _TEXT_CHANCE,
+        },
+        "masking": {
+            "runs": len(masking),
+            "mean_gain": float(gains.mean()) if len(gains) else None,
+            "largest": (str(gains.idxmax()), float(gains.max())) if len(gains) else None,
+            "smallest": (str(gains.idxmin()), float(gains.min())) if len(gains) else None,
+        },
+        "curves_b": {
             "b14": curve_figures(models_b14, models_b14["model"]),
             "b5": curve_figures(models_b5, models_b5["model"] + " + dropout"),
             "b6": curve_figures(b6_only, b6_only["level"] + ": " + b6_only["variant"]),
+            "masking": curve_figures(masking, masking["variant"] + ", " + masking["padding"]),
         },
-        "all_runs": table_context(runs[present]),
-        "provenance": provenance(runs, config, commit),
     }
 
 
@@ -463,6 +505,14 @@ def load_json(path) -> dict:
         raise StudyError(f"{path}: unreadable ({err})") from None
 
 
+def optimum_pair(optimum_json) -> tuple[int, int] | None:
+    """The A3 pair of optimum.json; None without one (a study without Part A)."""
+    if not optimum_json:
+        return None
+    optimum = load_json(optimum_json)
+    return int(optimum["c1"]), int(optimum["c2"])
+
+
 # ---- jobs (scripts/aggregate_*.py, scripts/render_report.py) -----------------------
 
 
@@ -473,10 +523,11 @@ def write_all_runs(metric_files, output, log=print) -> None:
     log(f"{len(frame)} runs, {frame.shape[1]} columns -> {output}")
 
 
-def write_reference_comparison(question, runs_csv, reference_dir, optimum_json, a1_pair, output, log=print) -> None:
+def write_reference_comparison(
+    question, runs_csv, reference_dir, optimum_json, a1_pair, mask_padding, output, log=print
+) -> None:
     """Ours beside the reference numbers for A4, B5 or B6, as CSV."""
-    optimum = load_json(optimum_json)
-    runs = question_runs(question, read_runs(runs_csv), a1_pair, (optimum["c1"], optimum["c2"]))
+    runs = question_runs(question, read_runs(runs_csv), a1_pair, optimum_pair(optimum_json), mask_padding)
     table = reference_comparison(question, runs, read_reference(reference_dir))
     integer_columns(table).to_csv(output, index=False)
     log(f"{question}: {len(table)} models beside the reference")
@@ -485,21 +536,22 @@ def write_reference_comparison(question, runs_csv, reference_dir, optimum_json, 
 def write_report(*, inputs: dict, params: dict, output, log=print) -> None:
     """Render report/template.html.j2 into one self-contained HTML file.
 
-    inputs: all_runs, optimum, template, stylesheet, the tables a2/a4/b5/b6,
-    the comparisons a4_reference/b5_reference/b6_reference, the figures
-    (keys ending in "_figure") and feature_maps (a list).
+    inputs: all_runs, template, stylesheet; with Part A: optimum, the tables
+    a2/a4, a4_reference and feature_maps (a list); with Part B: the tables
+    b5/b6/masking and b5_reference/b6_reference; the figures of both (keys
+    ending in "_figure").
     params: config (resolved), a1_pair, grid {"c1", "c2"}, basedir.
     """
     runs = read_runs(inputs["all_runs"])
     ctx = context(
         runs=runs,
         a1_pair=params["a1_pair"],
-        optimum=load_json(inputs["optimum"]),
+        optimum=load_json(inputs["optimum"]) if "optimum" in inputs else None,
         grid=params["grid"],
-        tables_csv={name: inputs[name] for name in ("a2", "a4", "b5", "b6")},
-        comparisons={name: inputs[f"{name}_reference"] for name in ("a4", "b5", "b6")},
+        tables_csv={name: inputs[name] for name in ("a2", "a4", "b5", "b6", "masking") if name in inputs},
+        comparisons={name: inputs[f"{name}_reference"] for name in ("a4", "b5", "b6") if f"{name}_reference" in inputs},
         figures={key.removesuffix("_figure"): path for key, path in inputs.items() if key.endswith("_figure")},
-        feature_maps=list(inputs["feature_maps"]),
+        feature_maps=list(inputs.get("feature_maps", [])),
         config=params["config"],
         commit=git_commit(params["basedir"]),
     )

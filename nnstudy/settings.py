@@ -74,12 +74,12 @@ def resolve(config: dict, schema_file: Path = SCHEMA) -> dict:
 
 
 def check_inputs(config: dict) -> None:
-    """Fail early, naming the key, when a configured data file is missing."""
-    if config["cifar10_dir"]:
+    """Fail early, naming the key, when a data file of a chosen part is missing."""
+    if "part_a" in config["parts"] and config["cifar10_dir"]:
         folder = Path(config["cifar10_dir"])
         for name in (cifar.TRAIN_FILE, cifar.TEST_FILE, cifar.META_FILE):
             if not (folder / name).is_file():
                 raise StudyError(f"config error: cifar10_dir: {folder / name} does not exist")
-    for key in ("train_csv", "test_csv"):
+    for key in ("train_csv", "test_csv") if "part_b" in config["parts"] else ():
         if not Path(config["text"][key]).is_file():
             raise StudyError(f"config error: text.{key}: {config['text'][key]} does not exist")

@@ -133,9 +133,25 @@ def grid_runs(frame: pd.DataFrame, c1_values, c2_values) -> pd.DataFrame:
     return part_a[part_a["c1"].isin(list(c1_values)) & part_a["c2"].isin(list(c2_values))].reset_index(drop=True)
 
 
-def b5_models(frame: pd.DataFrame) -> pd.DataFrame:
-    """B1–B4 with and without dropout: `model` and `dropout_label` columns."""
+def part_b_study_runs(frame: pd.DataFrame, mask_padding: bool = False) -> pd.DataFrame:
+    """The Part B runs of B5 and B6: word-level RNNs with the study's padding
+    setting only (the masking ablation trains the other setting too)."""
     part_b = frame[frame["part"] == "B"]
+    masked = _masked(part_b)
+    ablation_only = (part_b["level"] == "word") & (part_b["architecture"] != "cnn") & (masked != mask_padding)
+    return part_b[~ablation_only]
+
+
+def _masked(runs: pd.DataFrame) -> pd.Series:
+    """Whether each run masked its padding (runs from before the setting: no)."""
+    if "mask_padding" not in runs:
+        return pd.Series(False, index=runs.index)
+    return runs["mask_padding"].fillna(False).astype(bool)
+
+
+def b5_models(frame: pd.DataFrame, mask_padding: bool = False) -> pd.DataFrame:
+    """B1–B4 with and without dropout: `model` and `dropout_label` columns."""
+    part_b = part_b_study_runs(frame, mask_padding)
     plain = (part_b["layers"] == 1) & part_b["clip_threshold"].isna() & part_b["architecture"].isin(["cnn", "gru"])
     runs = part_b[plain].copy()
     runs["model"] = [TEXT_MODELS[(lv, ar)] for lv, ar in zip(runs["level"], runs["architecture"])]
@@ -160,9 +176,9 @@ def b6_variant(row) -> str | None:
     return "GRU (B3 / B4)"
 
 
-def b6_models(frame: pd.DataFrame) -> pd.DataFrame:
+def b6_models(frame: pd.DataFrame, mask_padding: bool = False) -> pd.DataFrame:
     """B6: the char / word GRU and its variants, with a `variant` column."""
-    part_b = frame[frame["part"] == "B"].copy()
+    part_b = part_b_study_runs(frame, mask_padding).copy()
     part_b["variant"] = [b6_variant(row) for _, row in part_b.iterrows()]
     runs = part_b[part_b["variant"].notna()].copy()
     runs["_order"] = runs["variant"].map(lambda v: B6_ORDER.index(v) if v in B6_ORDER else len(B6_ORDER))
@@ -183,9 +199,9 @@ def a4_table(frame: pd.DataFrame, a1_pair, optimum_pair) -> pd.DataFrame:
     )
 
 
-def b5_table(frame: pd.DataFrame) -> pd.DataFrame:
+def b5_table(frame: pd.DataFrame, mask_padding: bool = False) -> pd.DataFrame:
     """B5: the four models without and with dropout: accuracy and running time."""
-    table = over_seeds(b5_models(frame), ["model", "dropout"])
+    table = over_seeds(b5_models(frame, mask_padding), ["model", "dropout"])
     return display(
         table,
         ["model", "dropout"],
@@ -193,7 +209,38 @@ def b5_table(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def b6_table(frame: pd.DataFrame) -> pd.DataFrame:
+def masking_models(frame: pd.DataFrame) -> pd.DataFrame:
+    """The masking ablation: word-level RNNs without dropout, with `variant`
+    and `padding` ("unmasked" / "masked") columns."""
+    runs = frame[(frame["part"] == "B") & (frame["level"] == "word") & (frame["architecture"] != "cnn")].copy()
+    runs["variant"] = [b6_variant(row) for _, row in runs.iterrows()]
+    runs = runs[runs["variant"].notna()].copy()
+    runs["padding"] = _masked(runs).map({True: "masked", False: "unmasked"})
+    runs["_order"] = runs["variant"].map(lambda v: B6_ORDER.index(v) if v in B6_ORDER else len(B6_ORDER))
+    return runs.sort_values(["_order", "padding", "seed"], ascending=[True, False, True], kind="stable").drop(
+        columns="_order"
+    ).reset_index(drop=True)
+
+
+def masking_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each word-level RNN unmasked beside masked: max and mean test accuracy
+    and what masking adds to the max."""
+    summary = over_seeds(masking_models(frame), ["variant", "padding"], list(_ACCURACY))
+    unmasked, masked = (
+        display(summary[summary["padding"] == padding], ["variant"], {c: f"{t} ({padding})" for c, t in _ACCURACY.items()})
+        for padding in ("unmasked", "masked")
+    )
+    # A left merge keeps the study's order (an outer one sorts by name).
+    table = summary[["variant"]].drop_duplicates().merge(unmasked.drop(columns="seeds"), how="left")
+    table = table.merge(masked, how="left")
+    best = summary.pivot(index="variant", columns="padding", values="max_test_accuracy")
+    best = best.reindex(columns=["unmasked", "masked"])
+    gain = table["variant"].map(best["masked"] - best["unmasked"])
+    table.insert(len(table.columns) - 1, "masking gain (max)", gain.map(lambda v: "–" if pd.isna(v) else f"{v:+.4f}"))
+    return table
+
+
+def b6_table(frame: pd.DataFrame, mask_padding: bool = False) -> pd.DataFrame:
     """B6: the recurrent variants for char and word input, the GRU as baseline."""
-    table = over_seeds(b6_models(frame), ["variant", "level"])
+    table = over_seeds(b6_models(frame, mask_padding), ["variant", "level"])
     return display(table, ["variant", "level"], _ACCURACY | {"seconds_per_epoch": "s / epoch"})

@@ -23,6 +23,7 @@ try:
 except StudyError as err:
     sys.exit(str(err))
 
+PARTS = STUDY["parts"]
 PART_A = STUDY["part_a"]
 PART_B = STUDY["part_b"]
 TRAINING = STUDY["training"]
@@ -257,7 +258,7 @@ def part_b_targets(wildcards=None):
         + part_b_metrics(masking_runs())
         + expand(
             "results/tables/{table}.{ext}",
-            table=["b5_models", "b6_rnn_variants"],
+            table=["b5_models", "b6_rnn_variants", "b_masking"],
             ext=["csv", "md", "html"],
         )
     )
@@ -267,16 +268,25 @@ def part_b_targets(wildcards=None):
 
 
 def all_metrics(wildcards=None):
-    """Every run of the study (the A2 grid, A1, A3, B5 and B6), each once."""
-    return sorted(
-        set(
-            grid_metrics()
-            + a4_metrics()
-            + part_b_metrics(b5_runs())
+    """Every run of the chosen parts (A2 grid, A1, A3; B5, B6, masking), each once."""
+    runs = []
+    if "part_a" in PARTS:
+        runs += grid_metrics() + a4_metrics()
+    if "part_b" in PARTS:
+        runs += (
+            part_b_metrics(b5_runs())
             + part_b_metrics(b6_runs())
             + part_b_metrics(masking_runs())
         )
-    )
+    return sorted(set(runs))
+
+
+def study_targets(wildcards=None):
+    """Everything `snakemake` builds by default: the chosen parts and the report."""
+    part_targets = {"part_a": part_a_targets, "part_b": part_b_targets}
+    return [path for part in PARTS for path in part_targets[part]()] + [
+        "results/report.html"
+    ]
 
 
 def all_curves(wildcards=None):
@@ -310,3 +320,47 @@ def resume_dir(wildcards, output):
 def training_runtime(seconds_per_epoch, epochs):
     """Minutes to ask a cluster for: a generous per-epoch estimate plus start-up."""
     return 10 + int(epochs * seconds_per_epoch / 60 * 2)
+
+
+# ---- report ----------------------------------------------------------------
+
+REPORT_FIGURES = "results/figures"
+
+
+def question_optimum(wildcards):
+    """A4 names the A3 pair; B5 and B6 need no Part A result."""
+    return ["results/part_a/optimum.json"] if wildcards.question == "a4" else []
+
+
+def report_inputs(wildcards):
+    """What the HTML report shows: the tables and figures of the chosen parts."""
+    inputs = {
+        "all_runs": "results/tables/all_runs.csv",
+        "template": "report/template.html.j2",
+        "stylesheet": "report/report.css",
+    }
+    if "part_a" in PARTS:
+        inputs |= {
+            "optimum": "results/part_a/optimum.json",
+            "a2": "results/tables/a2_grid.csv",
+            "a4": "results/tables/a4_comparison.csv",
+            "a4_reference": "results/tables/a4_reference.csv",
+            "a2_heatmap_figure": f"{REPORT_FIGURES}/a2_heatmap.png",
+            "a4_comparison_figure": f"{REPORT_FIGURES}/a4_comparison.png",
+            "a4_curves_figure": f"{REPORT_FIGURES}/a4_curves.png",
+            "feature_maps": feature_map_plots(),
+        }
+    if "part_b" in PARTS:
+        inputs |= {
+            "b5": "results/tables/b5_models.csv",
+            "b6": "results/tables/b6_rnn_variants.csv",
+            "masking": "results/tables/b_masking.csv",
+            "b5_reference": "results/tables/b5_reference.csv",
+            "b6_reference": "results/tables/b6_reference.csv",
+            "b5_comparison_figure": f"{REPORT_FIGURES}/b5_comparison.png",
+            "b5_curves_figure": f"{REPORT_FIGURES}/b5_curves.png",
+            "b6_comparison_figure": f"{REPORT_FIGURES}/b6_comparison.png",
+            "b6_curves_figure": f"{REPORT_FIGURES}/b6_curves.png",
+            "b_accuracy_time_figure": f"{REPORT_FIGURES}/b_accuracy_time.png",
+        }
+    return inputs | {"curves": all_curves()}

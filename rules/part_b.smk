@@ -59,6 +59,8 @@ rule b5_table:
         "logs/tables/b5_models.log",
     conda:
         "../envs/study.yaml"
+    params:
+        mask_padding=PART_B["mask_padding"],
     script:
         "../scripts/text_table.py"
 
@@ -81,5 +83,27 @@ rule b6_table:
         "logs/tables/b6_rnn_variants.log",
     conda:
         "../envs/study.yaml"
+    params:
+        mask_padding=PART_B["mask_padding"],
     script:
         "../scripts/text_table.py"
+
+
+rule masking_table:
+    input:
+        part_b_metrics(masking_runs()),
+    output:
+        csv=report(
+            "results/tables/b_masking.csv",
+            caption="../report/b_masking.rst",
+            category="Part B: text classification",
+            subcategory="Padding masking ablation",
+        ),
+        md="results/tables/b_masking.md",
+        html="results/tables/b_masking.html",
+    log:
+        "logs/tables/b_masking.log",
+    conda:
+        "../envs/study.yaml"
+    script:
+        "../scripts/masking_table.py"

@@ -3,7 +3,6 @@
 # report are data: data/reference/*.csv.
 
 REFERENCE_DIR = "data/reference"
-REPORT_FIGURES = "results/figures"
 
 # Snakemake report: where each question's results go.
 PART_A_CATEGORY = "Part A: CIFAR-10"
@@ -45,7 +44,7 @@ rule all_runs_table:
 rule reference_comparison:
     input:
         runs="results/tables/all_runs.csv",
-        optimum="results/part_a/optimum.json",
+        optimum=question_optimum,
         reference=[f"{REFERENCE_DIR}/{name}.csv" for name in ("part_a", "part_b", "b6")],
     output:
         report(
@@ -62,6 +61,7 @@ rule reference_comparison:
     params:
         reference_dir=REFERENCE_FOLDER,
         a1_pair=[PART_A["c1"], PART_A["c2"]],
+        mask_padding=PART_B["mask_padding"],
     script:
         "../scripts/aggregate_reference.py"
 
@@ -91,7 +91,7 @@ rule grid_heatmap:
 rule comparison_figures:
     input:
         runs="results/tables/all_runs.csv",
-        optimum="results/part_a/optimum.json",
+        optimum=question_optimum,
         reference=[f"{REFERENCE_DIR}/{name}.csv" for name in ("part_a", "part_b", "b6")],
     output:
         chart=report(
@@ -115,6 +115,7 @@ rule comparison_figures:
     params:
         reference_dir=REFERENCE_FOLDER,
         a1_pair=[PART_A["c1"], PART_A["c2"]],
+        mask_padding=PART_B["mask_padding"],
     script:
         "../scripts/comparison_figures.py"
 
@@ -134,33 +135,15 @@ rule accuracy_time_figure:
         "logs/figures/b_accuracy_time.log",
     conda:
         "../envs/study.yaml"
+    params:
+        mask_padding=PART_B["mask_padding"],
     script:
         "../scripts/time_figure.py"
 
 
 rule html_report:
     input:
-        all_runs="results/tables/all_runs.csv",
-        optimum="results/part_a/optimum.json",
-        template="report/template.html.j2",
-        stylesheet="report/report.css",
-        a2="results/tables/a2_grid.csv",
-        a4="results/tables/a4_comparison.csv",
-        b5="results/tables/b5_models.csv",
-        b6="results/tables/b6_rnn_variants.csv",
-        a4_reference="results/tables/a4_reference.csv",
-        b5_reference="results/tables/b5_reference.csv",
-        b6_reference="results/tables/b6_reference.csv",
-        a2_heatmap_figure=f"{REPORT_FIGURES}/a2_heatmap.png",
-        a4_comparison_figure=f"{REPORT_FIGURES}/a4_comparison.png",
-        a4_curves_figure=f"{REPORT_FIGURES}/a4_curves.png",
-        b5_comparison_figure=f"{REPORT_FIGURES}/b5_comparison.png",
-        b5_curves_figure=f"{REPORT_FIGURES}/b5_curves.png",
-        b6_comparison_figure=f"{REPORT_FIGURES}/b6_comparison.png",
-        b6_curves_figure=f"{REPORT_FIGURES}/b6_curves.png",
-        b_accuracy_time_figure=f"{REPORT_FIGURES}/b_accuracy_time.png",
-        feature_maps=feature_map_plots(),
-        curves=all_curves,
+        unpack(report_inputs),
     output:
         "results/report.html",
     log:

@@ -9,6 +9,7 @@ jobs.run(
         reference_dir=snakemake.params.reference_dir,
         optimum_json=snakemake.input.optimum,
         a1_pair=snakemake.params.a1_pair,
+        mask_padding=snakemake.params.mask_padding,
         outputs=dict(snakemake.output.items()),
         log=log,
     ),

@@ -27,14 +27,16 @@ SEEDS = (1, 2)
 EPOCHS = 5
 QUESTIONS = ("a4", "b5", "b6")
 # The report's section ids, in the spec's order.
-SECTIONS = ["part-a", "a1a", "a1b", "a2", "a3", "a4", "part-b", "b1-b4", "b5", "b6", "all-runs", "provenance"]
+SECTIONS = ["part-a", "a1a", "a1b", "a2", "a3", "a4", "part-b", "b1-b4", "b5", "b6", "masking", "all-runs", "provenance"]
 CONFIG = {
     "preset": "generated",
+    "parts": ["part_a", "part_b"],
+    "text": {"length": 100},
     "seeds": list(SEEDS),
     "part_a": {"c1": 50, "c2": 60, "grid": GRID, "epochs": EPOCHS, "batch_size": 128, "learning_rate": 0.001,
                "momentum": 0.1, "dropout": 0.5, "train_limit": 256, "test_limit": 128},
     "part_b": {"epochs": EPOCHS, "batch_size": 128, "learning_rate": 0.01, "optimizer": "adam", "dropout": 0.5,
-               "clip_threshold": 2.0, "clip_mode": "value", "train_limit": 256, "test_limit": 128},
+               "clip_threshold": 2.0, "clip_mode": "value", "mask_padding": False, "train_limit": 256, "test_limit": 128},
 }
 
 
@@ -82,19 +84,24 @@ def _part_a_runs():
 
 
 def _part_b_runs():
-    variants = [(level, arch, 1, dropout, None) for level in ("char", "word") for arch in ("cnn", "gru") for dropout in (0.0, 0.5)]
-    variants += [(level, arch, layers, 0.0, clip) for level in ("char", "word")
+    variants = [(level, arch, 1, dropout, None, False) for level in ("char", "word") for arch in ("cnn", "gru") for dropout in (0.0, 0.5)]
+    variants += [(level, arch, layers, 0.0, clip, False) for level in ("char", "word")
                  for arch, layers, clip in (("rnn", 1, None), ("lstm", 1, None), ("gru", 2, None), ("gru", 1, 2.0))]
-    for level, arch, layers, dropout, clip in variants:
+    # The masking ablation's masked word-level RNNs.
+    variants += [("word", arch, layers, 0.0, clip, True)
+                 for arch, layers, clip in (("gru", 1, None), ("rnn", 1, None), ("lstm", 1, None), ("gru", 2, None), ("gru", 1, 2.0))]
+    for level, arch, layers, dropout, clip, masked in variants:
         for seed in SEEDS:
-            name = f"{level}-{arch}_layers-{layers}_dropout-{dropout:g}_clip-{'none' if clip is None else f'{clip:g}'}_seed-{seed}"
+            clip_name = "none" if clip is None else f"{clip:g}"
+            padding = "masked" if masked else "unmasked"
+            name = f"{level}-{arch}_layers-{layers}_dropout-{dropout:g}_clip-{clip_name}_padding-{padding}_seed-{seed}"
             label = f"{level} {arch.upper()}" + (f", {layers} layers" if layers > 1 else "")
             label += (f", dropout {dropout}" if dropout else "") + (f", clip value {clip}" if clip else "")
             yield f"results/part_b/runs/{name}", {
                 "run": name, "part": "B", "label": label, "seed": seed,
                 "hyperparameters": {"level": level, "architecture": arch, "layers": layers, "dropout": dropout,
-                                    "clip_mode": "value" if clip else None, "clip_threshold": clip, "optimizer": "adam",
-                                    "learning_rate": 0.01, "batch_size": 128, "epochs": EPOCHS,
+                                    "clip_mode": "value" if clip else None, "clip_threshold": clip, "mask_padding": masked,
+                                    "optimizer": "adam", "learning_rate": 0.01, "batch_size": 128, "epochs": EPOCHS,
                                     "vocabulary_size": 256 if level == "char" else 3000, "length": 100,
                                     "train_size": 256, "test_size": 128},
             }
@@ -145,39 +152,48 @@ def build_study(root: Path, curve_plots: dict, relabel: dict | None = None) -> l
     part_b = frame[frame["part"] == "B"]
     tables.write(tables.b5_table(part_b[(part_b["layers"] == 1) & part_b["clip_threshold"].isna() & part_b["architecture"].isin(["cnn", "gru"])]), out("b5_models"))
     tables.write(tables.b6_table(part_b), out("b6_rnn_variants"))
+    tables.write(tables.masking_table(part_b), out("b_masking"))
     (root / "results/part_a/feature_maps").mkdir(parents=True)
     for index in (1, 2):
         shutil.copy(curve_plots["feature_map"], root / f"results/part_a/feature_maps/test_image_{index}.png")
     return files
 
 
-def render_study(root: Path, files: list[str], reference_dir: Path = REPO / "data/reference") -> Path:
-    """The report rules' jobs, in order, as rules/report.smk runs them."""
+def render_study(root: Path, files: list[str], reference_dir: Path = REPO / "data/reference",
+                 parts=("part_a", "part_b")) -> Path:
+    """The report rules' jobs, in order, as rules/report.smk runs them for `parts`."""
     results = root / "results"
     runs_csv = results / "tables/all_runs.csv"
     report.write_all_runs([root / f for f in files], runs_csv, log=lambda message: None)
-    optimum = results / "part_a/optimum.json"
+    optimum = results / "part_a/optimum.json" if "part_a" in parts else None
+    questions = [q for q in QUESTIONS if ("part_a" if q == "a4" else "part_b") in parts]
     (results / "figures").mkdir(exist_ok=True)
-    for question in QUESTIONS:
-        report.write_reference_comparison(question, runs_csv, reference_dir, optimum, A1_PAIR,
+    for question in questions:
+        report.write_reference_comparison(question, runs_csv, reference_dir, optimum, A1_PAIR, False,
                                           results / f"tables/{question}_reference.csv", log=lambda m: None)
-        figures.write_comparison_figures(question, runs_csv, reference_dir, optimum, A1_PAIR,
+        figures.write_comparison_figures(question, runs_csv, reference_dir, optimum, A1_PAIR, False,
                                          {"chart": results / f"figures/{question}_comparison.png",
                                           "curves": results / f"figures/{question}_curves.png"}, log=lambda m: None)
-    figures.write_grid_heatmap(runs_csv, optimum, GRID, results / "figures/a2_heatmap.png", log=lambda m: None)
-    figures.write_accuracy_against_time(runs_csv, results / "figures/b_accuracy_time.png", log=lambda m: None)
     inputs = {
-        "all_runs": runs_csv, "optimum": optimum,
+        "all_runs": runs_csv,
         "template": REPO / "report/template.html.j2", "stylesheet": REPO / "report/report.css",
-        "a2": results / "tables/a2_grid.csv", "a4": results / "tables/a4_comparison.csv",
-        "b5": results / "tables/b5_models.csv", "b6": results / "tables/b6_rnn_variants.csv",
-        **{f"{q}_reference": results / f"tables/{q}_reference.csv" for q in QUESTIONS},
-        **{f"{q}_{kind}_figure": results / f"figures/{q}_{kind}.png" for q in QUESTIONS for kind in ("comparison", "curves")},
-        "a2_heatmap_figure": results / "figures/a2_heatmap.png",
-        "b_accuracy_time_figure": results / "figures/b_accuracy_time.png",
-        "feature_maps": [results / f"part_a/feature_maps/test_image_{i}.png" for i in (1, 2)],
+        **{f"{q}_reference": results / f"tables/{q}_reference.csv" for q in questions},
+        **{f"{q}_{kind}_figure": results / f"figures/{q}_{kind}.png" for q in questions for kind in ("comparison", "curves")},
     }
-    params = {"config": CONFIG, "a1_pair": list(A1_PAIR), "grid": GRID, "basedir": str(root)}
+    if "part_a" in parts:
+        figures.write_grid_heatmap(runs_csv, optimum, GRID, results / "figures/a2_heatmap.png", log=lambda m: None)
+        inputs |= {
+            "optimum": optimum, "a2": results / "tables/a2_grid.csv", "a4": results / "tables/a4_comparison.csv",
+            "a2_heatmap_figure": results / "figures/a2_heatmap.png",
+            "feature_maps": [results / f"part_a/feature_maps/test_image_{i}.png" for i in (1, 2)],
+        }
+    if "part_b" in parts:
+        figures.write_accuracy_against_time(runs_csv, False, results / "figures/b_accuracy_time.png", log=lambda m: None)
+        inputs |= {
+            "b5": results / "tables/b5_models.csv", "b6": results / "tables/b6_rnn_variants.csv",
+            "masking": results / "tables/b_masking.csv", "b_accuracy_time_figure": results / "figures/b_accuracy_time.png",
+        }
+    params = {"config": CONFIG | {"parts": list(parts)}, "a1_pair": list(A1_PAIR), "grid": GRID, "basedir": str(root)}
     output = results / "report.html"
     report.write_report(inputs=inputs, params=params, output=output, log=lambda m: None)
     return output

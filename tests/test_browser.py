@@ -89,7 +89,7 @@ def screenshot(page: Path, tmp_path: Path, name: str, height: int) -> Path:
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory, curve_plots):  # noqa: F811
     root = tmp_path_factory.mktemp("browser-study")
-    files = build_study(root, curve_plots, relabel={"word-cnn_layers-1_dropout-0_clip-none_seed-1": "<script>document.title='pwned'</script>"})
+    files = build_study(root, curve_plots, relabel={"word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1": "<script>document.title='pwned'</script>"})
     return render_study(root, files)
 
 

@@ -55,6 +55,15 @@ def test_valid_config_plans_the_whole_study(workflow):
     assert re.search(r"^train_text\s+21$", result.stdout, re.M)
 
 
+def test_part_b_study_needs_no_cifar(workflow):
+    """parts: [part_b] plans the text study and its report; CIFAR-10 is neither read nor downloaded."""
+    result = snakemake(workflow, "-n", "--config", "preset=smoke", "parts=[part_b]", "cifar10_dir=/nonexistent")
+    assert re.search(r"^train_text\s+21$", result.stdout, re.M)
+    assert re.search(r"^html_report\s+1$", result.stdout, re.M)
+    assert not re.search(r"^(train_cifar|download_cifar10|select_optimum|feature_maps)\s", result.stdout, re.M)
+    assert "padding-masked" in result.stdout
+
+
 def test_presets_change_scale_not_spec_values():
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     paper = settings.resolve(dict(config), SCHEMA)

@@ -101,7 +101,7 @@ def test_write_comparison_figures_job(runs, tmp_path):
     optimum.write_text('{"c1": %d, "c2": %d}' % OPTIMUM)
     outputs = {"chart": tmp_path / "chart.png", "curves": tmp_path / "curves.png"}
     messages = []
-    figures.write_comparison_figures("b5", csv, REPO / "data/reference", optimum, A1_PAIR, outputs, messages.append)
+    figures.write_comparison_figures("b5", csv, REPO / "data/reference", optimum, A1_PAIR, False, outputs, messages.append)
     assert messages == ["b5: 16 runs charted"]
     image(outputs["chart"])
     image(outputs["curves"])

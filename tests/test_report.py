@@ -68,10 +68,10 @@ def parse(html: str) -> _Page:
 
 def test_all_runs_one_row_per_run_one_column_per_setting(study):
     runs = pd.read_csv(study["root"] / "results/tables/all_runs.csv")
-    assert len(runs) == len(study["files"]) == (4 + 4) * 2 + 16 * 2
+    assert len(runs) == len(study["files"]) == (4 + 4) * 2 + (16 + 5) * 2
     assert runs["run"].is_unique
     expected = {"c1", "c2", "optimizer", "momentum", "level", "architecture", "layers", "dropout", "clip_threshold",
-                "learning_rate", "batch_size", "epochs", "max_test_accuracy", "mean_test_accuracy", "final_test_accuracy",
+                "mask_padding", "learning_rate", "batch_size", "epochs", "max_test_accuracy", "mean_test_accuracy", "final_test_accuracy",
                 "best_epoch", "final_train_loss", "train_seconds", "job_seconds", "parameters", "device", "device_name",
                 "tensorflow_version", "metrics_file"}
     assert expected <= set(runs.columns)
@@ -79,7 +79,7 @@ def test_all_runs_one_row_per_run_one_column_per_setting(study):
     assert part_b["c1"].isna().all() and runs[runs["part"] == "A"]["level"].isna().all()
     # whole numbers stay whole in the CSV despite the gaps
     assert "10,20,sgd" in (study["root"] / "results/tables/all_runs.csv").read_text()
-    first = runs.set_index("run").loc["char-gru_layers-1_dropout-0_clip-2_seed-2"]
+    first = runs.set_index("run").loc["char-gru_layers-1_dropout-0_clip-2_padding-unmasked_seed-2"]
     document = metrics.read(study["root"] / first["metrics_file"])
     assert first["max_test_accuracy"] == pytest.approx(document["summary"]["max_test_accuracy"])
     assert first["clip_threshold"] == 2.0 and first["seed"] == 2
@@ -174,8 +174,9 @@ def test_report_is_self_contained(study):
     html = study["html"]
     page = parse(html)
     images = [attrs for tag, attrs in page.tags if tag == "img"]
-    # 8 summary figures, 2 feature maps, two plots per run (A1's runs in A1a and in the A2 grid)
-    assert len(images) == 8 + 2 + 2 * (len(study["files"]) + len(SEEDS))
+    # 8 summary figures, 2 feature maps, two plots per run (A1's runs in A1a and in the A2 grid,
+    # the five unmasked word-level RNNs in B5/B6 and in the masking ablation)
+    assert len(images) == 8 + 2 + 2 * (len(study["files"]) + len(SEEDS) + 5 * len(SEEDS))
     shown = {attrs["alt"].removeprefix("cost curves of ") for attrs in images if attrs["alt"].startswith("cost curves")}
     assert shown == {Path(f).parent.name for f in study["files"]}  # every run's curves
     for tag, attrs in page.tags:
@@ -193,7 +194,7 @@ def test_report_has_contents_sections_tables_and_figures(study):
     links = [attrs["href"] for tag, attrs in page.tags if tag == "a" and attrs.get("href", "").startswith("#")]
     assert {f"#{s}" for s in SECTIONS} <= set(links)
     assert all(link[1:] in page.ids for link in links), "a contents link without its target"
-    for table_id in ("table-a2", "table-a4", "table-b5", "table-b6", "table-a4-reference", "table-b5-reference",
+    for table_id in ("table-a2", "table-a4", "table-b5", "table-b6", "table-masking", "table-a4-reference", "table-b5-reference",
                      "table-b6-reference", "table-all-runs", "table-versions", "table-jobs"):
         assert table_id in page.ids
     text = " ".join(page.text)
@@ -223,6 +224,43 @@ def test_data_cannot_inject_markup(study):
     assert not parse(html).scripts
 
 
+def test_masking_ablation_pairs_each_word_rnn(study):
+    runs = report.read_runs(study["root"] / "results/tables/all_runs.csv")
+    table = pd.read_csv(study["root"] / "results/tables/b_masking.csv", dtype=str)
+    assert table["variant"].tolist() == tables.B6_ORDER
+    word_gru = runs[(runs["level"] == "word") & (runs["architecture"] == "gru") & (runs["layers"] == 1)
+                    & runs["clip_threshold"].isna() & (runs["dropout"] == 0)]
+    best = word_gru.groupby("mask_padding")["max_test_accuracy"].mean()
+    gru = table.set_index("variant").loc["GRU (B3 / B4)"]
+    assert float(gru["masking gain (max)"]) == pytest.approx(best[True] - best[False], abs=1e-4)
+    assert gru["max test acc (masked)"].startswith(f"{word_gru[word_gru['mask_padding']]['max_test_accuracy'].mean():.4f} ± ")
+    text = " ".join(parse(study["html"]).text)
+    assert "Masking changes max test accuracy by" in text
+
+
+@pytest.mark.parametrize("mask_padding", [False, True])
+def test_b5_and_b6_take_the_study_padding_setting(study, mask_padding):
+    runs = report.read_runs(study["root"] / "results/tables/all_runs.csv")
+    for question in ("b5", "b6"):
+        chosen = report.question_runs(question, runs, mask_padding=mask_padding)
+        word_rnns = chosen[(chosen["level"] == "word") & (chosen["architecture"] != "cnn")]
+        assert len(word_rnns) and (word_rnns["mask_padding"] == mask_padding).all()
+        assert chosen["run"].is_unique
+    assert len(report.question_runs("b6", runs, mask_padding=mask_padding)) == 10 * len(SEEDS)
+
+
+def test_part_b_study_has_a_report_of_its_own(study, tmp_path):
+    """A study of Part B alone (parts: [part_b]): no Part A section, no dangling link."""
+    files = [f for f in study["files"] if "part_b" in f]
+    shutil.copytree(study["root"] / "results/part_b", tmp_path / "results/part_b")
+    shutil.copytree(study["root"] / "results/tables", tmp_path / "results/tables")
+    page = parse(render_study(tmp_path, files, parts=["part_b"]).read_text(encoding="utf-8"))
+    assert {"part-b", "b5", "b6", "masking", "all-runs"} <= page.ids and "part-a" not in page.ids
+    links = [attrs["href"] for tag, attrs in page.tags if tag == "a" and attrs.get("href", "").startswith("#")]
+    assert all(link[1:] in page.ids for link in links)
+    assert "Part A:" not in " ".join(page.text)
+
+
 def test_report_renders_without_git(study):
     assert report.git_commit(study["root"]) is None
     assert "none (not a git checkout)" in study["html"]
@@ -250,7 +288,7 @@ def test_report_after_smoke_run(smoke_run):
     assert set(SECTIONS) <= page.ids
     assert all(attrs["src"].startswith("data:image/png;base64,") for tag, attrs in page.tags if tag == "img")
     runs = pd.read_csv(smoke_run / "results/tables/all_runs.csv")
-    assert len(runs) == 25 + 4 + 16 and runs["run"].is_unique
+    assert len(runs) == 25 + 4 + 16 + 5 and runs["run"].is_unique
     for question in QUESTIONS:
         assert len(pd.read_csv(smoke_run / f"results/tables/{question}_reference.csv")) >= 6
     for name in ("a2_heatmap", "a4_comparison", "a4_curves", "b5_comparison", "b5_curves", "b6_comparison", "b6_curves", "b_accuracy_time"):

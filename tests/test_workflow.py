@@ -139,3 +139,16 @@ def test_backend_and_precision_per_model_family(tmp_path):
         assert document["hyperparameters"]["precision"] == document["device"]["precision"] == precision
         assert backend in document["versions"]
         assert [entry["epoch"] for entry in document["history"]] == [1, 2]
+
+
+def test_masking_ablation_runs_and_refuses_models_without_padding_to_mask(tmp_path):
+    workflow = copy_workflow(tmp_path / "workflow")
+    masked = "results/part_b/runs/word-lstm_layers-1_dropout-0_clip-none_padding-masked_seed-1"
+    snakemake(workflow, "--cores", "1", f"{masked}/metrics.json", *smoke_config())
+    assert metrics.read(workflow / masked / "metrics.json")["hyperparameters"]["mask_padding"] is True
+
+    char = "results/part_b/runs/char-gru_layers-1_dropout-0_clip-none_padding-masked_seed-1"
+    result = snakemake(workflow, "--cores", "1", f"{char}/metrics.json", *smoke_config(), check=False)
+    assert result.returncode != 0
+    assert "error in rule train_text: padding can be masked for word-level recurrent models only, not char gru" in result.stderr
+    assert not (workflow / char / "metrics.json").exists()
