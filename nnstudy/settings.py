@@ -52,11 +52,12 @@ def validate(config: dict, schema_file: Path) -> None:
         raise StudyError(f"config error: {key}: {error.message}")
 
 
-def _merge(base: dict, override: dict) -> dict:
+def merge(base: dict, override: dict) -> dict:
+    """`override` laid over `base`, nested mappings merged key by key."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -68,7 +69,7 @@ def resolve(config: dict, schema_file: Path = SCHEMA) -> dict:
     preset = config["presets"].get(config["preset"])
     if preset is None:
         raise StudyError(f"config error: preset: no presets.{config['preset']} section")
-    effective = _merge(config, preset)
+    effective = merge(config, preset)
     validate(effective, schema_file)
     return effective
 

@@ -1,0 +1,204 @@
+"""Publish a finished study run under docs/ (e.g. docs/paper-results/).
+
+    python -m nnstudy.publish docs/paper-results --results results \
+        --snakemake-log .snakemake/log/<run>.snakemake.log --command "snakemake ..."
+
+copies the workflow's own all_runs.csv, study tables and report.html, records
+how the run was made (publication.json) and writes README.md from the
+folder's README.md.j2. Every number in README.md comes from all_runs.csv and
+the reference data (`render_readme`, which the tests repeat); differences from
+the reference beyond `EXPLAIN_ABOVE` need a written explanation in
+explanations.yaml, keyed "question: row".
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+import yaml
+
+from nnstudy import report, tables
+from nnstudy.errors import StudyError
+
+EXPLAIN_ABOVE = 0.03
+TABLES = ("b5_models", "b6_rnn_variants", "b_masking")
+README_BLOCK = re.compile(r"(<!-- paper-results:b5 -->\n).*?(<!-- /paper-results:b5 -->)", re.S)
+
+
+def comparison_rows(question: str, runs: pd.DataFrame, reference_dir: Path, mask_padding: bool) -> list[dict]:
+    """Ours beside the reference for B5 or B6, one dict per row, with a `key`
+    ("Word CNN, without dropout") that explanations.yaml refers to."""
+    table = report.reference_comparison(
+        question, report.question_runs(question, runs, mask_padding=mask_padding), report.read_reference(reference_dir)
+    )
+    names = {"b5": ("model", "dropout_label"), "b6": ("level", "variant")}[question]
+    rows = []
+    for _, row in table.iterrows():
+        difference = row["difference_max_test_accuracy"]
+        rows.append(
+            {
+                "key": ", ".join(str(row[n]) for n in names),
+                "ours": row["max_test_accuracy"],
+                "reference": row["reference_max_test_accuracy"],
+                "difference": difference,
+                "ours_mean": row["mean_test_accuracy"],
+                "reference_mean": row["reference_mean_test_accuracy"],
+                "explain": pd.notna(difference) and abs(difference) > EXPLAIN_ABOVE,
+            }
+        )
+    return rows
+
+
+def _markdown(rows: list[dict]) -> str:
+    lines = ["| model | max test acc (ours) | reference | difference | mean test acc (ours) | reference |",
+             "|:--|--:|--:|--:|--:|--:|"]
+    for row in rows:
+        cells = [row["key"], _number(row["ours"]), _number(row["reference"]), _number(row["difference"], sign=True),
+                 _number(row["ours_mean"]), _number(row["reference_mean"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _number(value, sign=False) -> str:
+    if value is None or pd.isna(value):
+        return "–"
+    return f"{value:+.4f}" if sign else f"{value:.4f}"
+
+
+def readme_context(folder: Path, reference_dir: Path) -> dict:
+    """What README.md.j2 shows, from the folder's all_runs.csv and publication.json."""
+    runs = report.read_runs(folder / "all_runs.csv")
+    publication = json.loads((folder / "publication.json").read_text())
+    mask_padding = bool(publication["config"]["part_b"]["mask_padding"])
+    explanations = yaml.safe_load((folder / "explanations.yaml").read_text()) or {}
+    comparisons = {q: comparison_rows(q, runs, reference_dir, mask_padding) for q in ("b5", "b6")}
+    missing = [f"{q}: {row['key']}" for q, rows in comparisons.items() for row in rows
+               if row["explain"] and f"{q}: {row['key']}" not in explanations]
+    if missing:
+        raise StudyError(f"{folder / 'explanations.yaml'}: no explanation for {'; '.join(missing)}")
+    masking = tables.masking_table(runs)
+    engines = runs.groupby(["architecture", "backend", "precision"]).size().reset_index(name="runs")
+    return {
+        "runs": runs,
+        "publication": publication,
+        "count": len(runs),
+        "epochs": sorted(runs["epochs_run"].unique().tolist()),
+        "train_sizes": sorted(runs["train_size"].unique().tolist()),
+        "test_sizes": sorted(runs["test_size"].unique().tolist()),
+        "seeds": sorted(runs["seed"].unique().tolist()),
+        "masked_runs": int(runs["mask_padding"].astype(bool).sum()),
+        "engines": engines.to_dict("records"),
+        "job_hours": runs["job_seconds"].sum() / 3600,
+        "b5": _markdown(comparisons["b5"]),
+        "b6": _markdown(comparisons["b6"]),
+        "masking": masking.to_markdown(index=False),
+        "explained": [
+            row | {"question": q.upper(), "text": explanations[f"{q}: {row['key']}"].strip()}
+            for q, rows in comparisons.items() for row in rows if row["explain"]
+        ],
+        "number": _number,
+    }
+
+
+def render_readme(folder: Path, reference_dir: Path) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+    )
+    return environment.get_template("README.md.j2").render(**readme_context(folder, reference_dir))
+
+
+def readme_block(folder: Path, reference_dir: Path, link: str) -> str:
+    """The project README's glance at B5: ours beside the reference."""
+    context = readme_context(folder, reference_dir)
+    return f"{context['b5']}\n\nFrom [{link}]({link}) ({context['count']} runs, seed 1, 250 epochs); details there.\n"
+
+
+def update_project_readme(readme: Path, folder: Path, reference_dir: Path) -> None:
+    text = readme.read_text()
+    if not README_BLOCK.search(text):
+        raise StudyError(f"{readme}: no <!-- paper-results:b5 --> block to fill")
+    link = os.path.relpath(folder, readme.parent) + "/README.md"
+    readme.write_text(README_BLOCK.sub(lambda m: m[1] + readme_block(folder, reference_dir, link) + m[2], text))
+
+
+def run_times(snakemake_log: Path) -> tuple[str, float]:
+    """Start date and wall time of a Snakemake run, from its log's time stamps."""
+    stamps = re.findall(r"^\[(\w{3} \w{3} +\d+ [\d:]{8} \d{4})\]$", snakemake_log.read_text(), re.M)
+    if not stamps:
+        raise StudyError(f"{snakemake_log}: no time stamps (not a Snakemake log?)")
+    times = [datetime.datetime.strptime(stamp, "%a %b %d %H:%M:%S %Y") for stamp in stamps]
+    return times[0].strftime("%Y-%m-%d %H:%M"), (times[-1] - times[0]).total_seconds()
+
+
+def _machine() -> str:
+    model = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, {platform.system()}"
+
+
+def publish(folder: Path, *, results: Path, config: dict, command: str, snakemake_logs: list[Path],
+            reference_dir: Path, readme: Path | None) -> None:
+    """Copy the run's files into `folder`, record its making, write README.md."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(results / "tables/all_runs.csv", folder / "all_runs.csv")
+    shutil.copy(results / "report.html", folder / "report.html")
+    for name in TABLES:
+        shutil.copy(results / f"tables/{name}.md", folder / f"{name}.md")
+    times = [run_times(path) for path in snakemake_logs]
+    publication = {
+        "command": command,
+        "config": config,
+        "commit": report.git_commit(Path(__file__).parent),
+        "machine": _machine(),
+        "started": times[0][0],
+        "wall_seconds": sum(seconds for _, seconds in times),
+        "snakemake_invocations": len(times),
+    }
+    (folder / "publication.json").write_text(json.dumps(publication, indent=1) + "\n")
+    (folder / "README.md").write_text(render_readme(folder, reference_dir))
+    if readme is not None:
+        update_project_readme(readme, folder, reference_dir)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m nnstudy.publish", description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path, help="where to publish (holds README.md.j2 and explanations.yaml)")
+    parser.add_argument("--results", type=Path, default=Path("results"), help="the finished run's results folder")
+    parser.add_argument("--configfile", type=Path, required=True, help="the config the run used")
+    parser.add_argument("--command", required=True, help="the command that made the run")
+    parser.add_argument("--snakemake-log", type=Path, action="append", required=True,
+                        help="Snakemake's log of the run (repeat for a run made in several invocations)")
+    parser.add_argument("--reference", type=Path, default=Path("data/reference"))
+    parser.add_argument("--readme", default="README.md", help="project README with the B5 block ('' leaves it alone)")
+    args = parser.parse_args(argv)
+    try:
+        from nnstudy import settings
+
+        # As Snakemake reads `--configfile`: laid over config.yaml.
+        config = settings.merge(yaml.safe_load(Path("config.yaml").read_text()), yaml.safe_load(args.configfile.read_text()))
+        config = settings.resolve(config)
+        publish(args.folder, results=args.results, config=config, command=args.command,
+                snakemake_logs=args.snakemake_log, reference_dir=args.reference, readme=Path(args.readme) if args.readme else None)
+    except (StudyError, OSError) as err:
+        sys.exit(f"error: {err}")
+    print(f"published {args.folder}")
+
+
+if __name__ == "__main__":
+    main()
