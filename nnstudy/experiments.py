@@ -6,6 +6,7 @@ to set the process environment before TensorFlow is first imported.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -23,6 +24,16 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
     started = time.perf_counter()
     device = runtime.configure(settings["threads"], settings["deterministic"], settings["precision"], log)
     fingerprint = {key: value for key, value in run["hyperparameters"].items() if key != "epochs"}
+    callbacks = []
+    if settings.get("tensorboard_dir"):
+        import keras
+
+        if importlib.util.find_spec("tensorboard") is None:
+            raise StudyError("training.tensorboard needs the tensorboard package: pip install -e '.[tensorboard]'")
+
+        # Epoch scalars only: graphs and profiles would cost time on every run.
+        callbacks.append(keras.callbacks.TensorBoard(settings["tensorboard_dir"], write_graph=False, profile_batch=0))
+        log(f"TensorBoard scalars in {settings['tensorboard_dir']}")
     model, history = training.fit(
         build,
         split,
@@ -32,6 +43,7 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
         state_dir=state_dir,
         fingerprint=fingerprint,
         checkpoint_seconds=settings["checkpoint_seconds"],
+        callbacks=callbacks,
         log=log,
     )
     model.save(outputs["model"])

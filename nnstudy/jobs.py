@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import copy
 import os
+import subprocess
 import sys
 import time
+import traceback
+from pathlib import Path
+
+# One folder per run: `tensorboard --logdir logs/tensorboard` shows them all.
+TENSORBOARD_DIR = "logs/tensorboard"
 
 
 def run(snakemake, job) -> None:
-    """Run `job(log)` with all output (TensorFlow's C++ logs too) in the log file.
+    """Run `job(log)` with all output in the log file, TensorFlow's C++ chatter
+    filtered out (nnstudy.logfilter).
 
     A problem the user can fix (`StudyError`) ends the job with one line,
     repeated on the terminal, instead of a traceback.
@@ -17,36 +24,56 @@ def run(snakemake, job) -> None:
     from nnstudy.errors import StudyError
 
     terminal = os.fdopen(os.dup(2), "w", buffering=1)
-    with open(snakemake.log[0], "w", buffering=1) as log_file:
-        os.dup2(log_file.fileno(), 1)
-        os.dup2(log_file.fileno(), 2)
-        sys.stdout.reconfigure(line_buffering=True)
-        sys.stderr.reconfigure(line_buffering=True)
+    open(snakemake.log[0], "w").close()
+    log_filter = subprocess.Popen([sys.executable, "-m", "nnstudy.logfilter", snakemake.log[0]], stdin=subprocess.PIPE)
+    os.dup2(log_filter.stdin.fileno(), 1)
+    os.dup2(log_filter.stdin.fileno(), 2)
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
 
-        def log(message: str) -> None:
-            print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+    def log(message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
-        try:
-            job(log)
-        except StudyError as err:
-            log(f"error: {err}")
-            print(f"error in rule {snakemake.rule}: {err}", file=terminal)
-            sys.exit(1)
+    failed = True
+    try:
+        job(log)
+        failed = False
+    except StudyError as err:
+        log(f"error: {err}")
+        print(f"error in rule {snakemake.rule}: {err}", file=terminal)
+    except Exception:
+        traceback.print_exc()  # into the log, where Snakemake shows it from
+    finally:
+        # Close every end of the pipe so the filter sees its end and has
+        # written the whole log before Snakemake reads it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(terminal.fileno(), 1)
+        os.dup2(terminal.fileno(), 2)
+        log_filter.stdin.close()
+        log_filter.wait(timeout=60)
+    if failed:
+        sys.exit(1)
 
 
 def training_arguments(snakemake, log) -> dict:
     """What every training job passes on besides its model's wildcards.
 
-    GPU placement and the checkpoint cadence come from the config (with its
-    preset applied), not from params: changing them must not rerun finished
-    training jobs.
+    GPU placement, the checkpoint cadence and TensorBoard come from the
+    config (with its preset applied), not from params: changing them must
+    not rerun finished training jobs.
     """
     from nnstudy import settings
 
     training = settings.resolve(copy.deepcopy(snakemake.config))["training"]
+    run = Path(snakemake.output.metrics).parent.name
     return {
         "settings": snakemake.params.settings
-        | {"threads": snakemake.threads, "checkpoint_seconds": training["checkpoint_seconds"]},
+        | {
+            "threads": snakemake.threads,
+            "checkpoint_seconds": training["checkpoint_seconds"],
+            "tensorboard_dir": f"{TENSORBOARD_DIR}/{run}" if training["tensorboard"] else None,
+        },
         "inputs": dict(snakemake.input.items()),
         "outputs": dict(snakemake.output.items()),
         "state_dir": snakemake.params.state_dir,

@@ -177,7 +177,7 @@ def publish(folder: Path, *, results: Path, config: dict, command: str, snakemak
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m nnstudy.publish", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="nnstudy publish", description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="where to publish (holds README.md.j2 and explanations.yaml)")
     parser.add_argument("--results", type=Path, default=Path("results"), help="the finished run's results folder")
     parser.add_argument("--configfile", type=Path, required=True, help="the config the run used")

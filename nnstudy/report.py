@@ -518,6 +518,7 @@ def optimum_pair(optimum_json) -> tuple[int, int] | None:
 
 def write_all_runs(metric_files, output, log=print) -> None:
     """The tidy table of every run as CSV."""
+    log(f"reading {len(metric_files)} metrics files")
     frame = collect_runs(metric_files)
     frame.to_csv(output, index=False)
     log(f"{len(frame)} runs, {frame.shape[1]} columns -> {output}")
@@ -543,6 +544,8 @@ def write_report(*, inputs: dict, params: dict, output, log=print) -> None:
     params: config (resolved), a1_pair, grid {"c1", "c2"}, basedir.
     """
     runs = read_runs(inputs["all_runs"])
+    figures = {key.removesuffix("_figure"): path for key, path in inputs.items() if key.endswith("_figure")}
+    log(f"embedding {len(figures)} figures and the learning curves of {len(runs)} runs")
     ctx = context(
         runs=runs,
         a1_pair=params["a1_pair"],
@@ -550,12 +553,13 @@ def write_report(*, inputs: dict, params: dict, output, log=print) -> None:
         grid=params["grid"],
         tables_csv={name: inputs[name] for name in ("a2", "a4", "b5", "b6", "masking") if name in inputs},
         comparisons={name: inputs[f"{name}_reference"] for name in ("a4", "b5", "b6") if f"{name}_reference" in inputs},
-        figures={key.removesuffix("_figure"): path for key, path in inputs.items() if key.endswith("_figure")},
+        figures=figures,
         feature_maps=list(inputs.get("feature_maps", [])),
         config=params["config"],
         commit=git_commit(params["basedir"]),
     )
     template = Path(inputs["template"])
+    log(f"rendering {template.name}")
     text = render(template.parent, template.name, inputs["stylesheet"], ctx)
     Path(output).write_text(text, encoding="utf-8")
     log(f"{len(runs)} runs, {len(text) / 1e6:.1f} MB -> {output}")

@@ -185,6 +185,7 @@ def fit(
     state_dir: Path,
     fingerprint: dict,
     checkpoint_seconds: float = 60.0,
+    callbacks: tuple[keras.callbacks.Callback, ...] = (),
     log=print,
 ) -> tuple[keras.Model, list[dict]]:
     """Train for `epochs`, resuming from `state_dir` when it holds a state.
@@ -194,6 +195,7 @@ def fit(
     against resuming a state saved under other settings.  The state is
     saved when `checkpoint_seconds` have passed since the last save, and
     after the last epoch; a killed run loses at most that interval.
+    `callbacks` run after the bookkeeping (which has the epoch's history).
     Returns the trained model and one history entry per epoch.
     """
     state = ResumeState(state_dir, fingerprint)
@@ -211,7 +213,7 @@ def fit(
         shuffle=False,  # the batches' order is EpochBatches' own
         validation_data=(data.x_test, data.y_test),
         validation_batch_size=EVALUATION_BATCH_SIZE,
-        callbacks=[EpochBookkeeping(batches, seed, state, history, epochs, checkpoint_seconds, log)],
+        callbacks=[EpochBookkeeping(batches, seed, state, history, epochs, checkpoint_seconds, log), *callbacks],
         verbose=0,
     )
     return model, history

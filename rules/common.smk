@@ -12,7 +12,7 @@ os.environ.update(
     )
 )
 
-from nnstudy import settings
+from nnstudy import plan, settings
 from nnstudy.errors import StudyError
 
 try:
@@ -44,11 +44,6 @@ wildcard_constraints:
     index=r"\d+",
 
 
-def number(value):
-    """How a number appears in a path: 0.5 → "0.5", 0.0 → "0", 2.0 → "2"."""
-    return f"{value:g}"
-
-
 # ---- data ------------------------------------------------------------------
 
 
@@ -59,15 +54,9 @@ def cifar10_file(name):
 
 # ---- Part A ----------------------------------------------------------------
 
-PART_A_RUN = (
-    "results/part_a/runs/c1-{c1}_c2-{c2}_{optimizer}_dropout-{dropout}_seed-{seed}"
-)
-
-
-def part_a_run(c1, c2, optimizer="sgd", dropout=0.0, seed=SEEDS[0]):
-    return PART_A_RUN.format(
-        c1=c1, c2=c2, optimizer=optimizer, dropout=number(dropout), seed=seed
-    )
+# Run folders and the runs of each question: nnstudy/plan.py.
+PART_A_RUN = plan.PART_A_RUN
+part_a_run = plan.part_a_run
 
 
 def for_family(key, family):
@@ -124,16 +113,11 @@ def optimum_pair():
     return chosen["c1"], chosen["c2"]
 
 
-def a3_variants():
-    """(optimizer, dropout) of A3 a–c (optimizers) and d (SGD + dropout)."""
-    return [(name, 0.0) for name in PART_A["optimizers"]] + [("sgd", PART_A["dropout"])]
-
-
 def a3_metrics(wildcards=None):
     c1, c2 = optimum_pair()
     return [
-        f"{part_a_run(c1, c2, optimizer, dropout, seed)}/metrics.json"
-        for optimizer, dropout in a3_variants()
+        f"{part_a_run(c1, c2, optimizer, dropout, seed=seed)}/metrics.json"
+        for optimizer, dropout in plan.a3_variants(PART_A)
         for seed in SEEDS
     ]
 
@@ -166,26 +150,7 @@ def part_a_targets(wildcards=None):
 
 # ---- Part B ----------------------------------------------------------------
 
-PART_B_RUN = "results/part_b/runs/{level}-{arch}_layers-{layers}_dropout-{dropout}_clip-{clip}_padding-{padding}_seed-{seed}"
-STUDY_PADDING = "masked" if PART_B["mask_padding"] else "unmasked"
-
-
-def part_b_run(
-    level, arch, layers=1, dropout=0.0, clip=None, padding=STUDY_PADDING, seed=SEEDS[0]
-):
-    # Masking only exists for word-level recurrent models; the others always
-    # read the padding.
-    if level != "word" or arch == "cnn":
-        padding = "unmasked"
-    return PART_B_RUN.format(
-        level=level,
-        arch=arch,
-        layers=layers,
-        dropout=number(dropout),
-        clip="none" if clip is None else number(clip),
-        padding=padding,
-        seed=seed,
-    )
+PART_B_RUN = plan.PART_B_RUN
 
 
 def part_b_settings(wildcards):
@@ -206,56 +171,15 @@ def part_b_settings(wildcards):
     )
 
 
-def b5_runs():
-    """B1–B4 (char/word × CNN/GRU), each without and with dropout."""
-    return [
-        dict(level=level, arch=arch, dropout=dropout)
-        for level in ("char", "word")
-        for arch in ("cnn", "gru")
-        for dropout in (0.0, PART_B["dropout"])
-    ]
-
-
-def b6_runs():
-    """B6 for the char and word GRU: vanilla RNN, LSTM, 2 layers, clipping."""
-    return [
-        variant | {"level": level}
-        for level in ("char", "word")
-        for variant in (
-            dict(arch="rnn"),
-            dict(arch="lstm"),
-            dict(arch="gru", layers=2),
-            dict(arch="gru", clip=PART_B["clip_threshold"]),
-        )
-    ]
-
-
-def masking_runs():
-    """The ablation: the five word-level RNNs of B4 and B6, unmasked and masked."""
-    return [
-        dict(level="word", padding=padding) | variant
-        for variant in (
-            dict(arch="gru"),
-            dict(arch="rnn"),
-            dict(arch="lstm"),
-            dict(arch="gru", layers=2),
-            dict(arch="gru", clip=PART_B["clip_threshold"]),
-        )
-        for padding in ("unmasked", "masked")
-    ]
-
-
 def part_b_metrics(runs):
-    return [
-        f"{part_b_run(**run, seed=seed)}/metrics.json" for run in runs for seed in SEEDS
-    ]
+    return [f"{path}/metrics.json" for path in plan.part_b_folders(runs, PART_B, SEEDS)]
 
 
 def part_b_targets(wildcards=None):
     return (
-        part_b_metrics(b5_runs())
-        + part_b_metrics(b6_runs())
-        + part_b_metrics(masking_runs())
+        part_b_metrics(plan.b5_runs(PART_B))
+        + part_b_metrics(plan.b6_runs(PART_B))
+        + part_b_metrics(plan.masking_runs(PART_B))
         + expand(
             "results/tables/{table}.{ext}",
             table=["b5_models", "b6_rnn_variants", "b_masking"],
@@ -273,11 +197,7 @@ def all_metrics(wildcards=None):
     if "part_a" in PARTS:
         runs += grid_metrics() + a4_metrics()
     if "part_b" in PARTS:
-        runs += (
-            part_b_metrics(b5_runs())
-            + part_b_metrics(b6_runs())
-            + part_b_metrics(masking_runs())
-        )
+        runs += [f"{path}/metrics.json" for path in plan.part_b_runs(PART_B, SEEDS)]
     return sorted(set(runs))
 
 

@@ -101,7 +101,7 @@ rule comparison_table:
 
 rule feature_maps:
     input:
-        model=f"{part_a_run(PART_A['c1'], PART_A['c2'])}/model.keras",
+        model=f"{part_a_run(PART_A['c1'], PART_A['c2'], seed=SEEDS[0])}/model.keras",
         test=cifar10_file("test_batch_trim"),
         meta=cifar10_file("batches.meta"),
     output:

@@ -45,7 +45,7 @@ rule train_text:
 
 rule b5_table:
     input:
-        part_b_metrics(b5_runs()),
+        part_b_metrics(plan.b5_runs(PART_B)),
     output:
         csv=report(
             "results/tables/b5_models.csv",
@@ -68,7 +68,8 @@ rule b5_table:
 rule b6_table:
     input:
         part_b_metrics(
-            [dict(level=level, arch="gru") for level in ("char", "word")] + b6_runs()
+            [dict(level=level, arch="gru") for level in ("char", "word")]
+            + plan.b6_runs(PART_B)
         ),
     output:
         csv=report(
@@ -91,7 +92,7 @@ rule b6_table:
 
 rule masking_table:
     input:
-        part_b_metrics(masking_runs()),
+        part_b_metrics(plan.masking_runs(PART_B)),
     output:
         csv=report(
             "results/tables/b_masking.csv",

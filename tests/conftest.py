@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 CIFAR_DIR = SHARED_DATA / "cifar10"
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+NNSTUDY = Path(sys.executable).with_name("nnstudy")
 # What a copy of the workflow needs; results and caches stay behind.
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "report", "profiles", "data", "envs", "containers"]
 
@@ -43,6 +44,25 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
     return result
+
+
+def nnstudy_status(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """The installed `nnstudy status` console script, run in `workdir`."""
+    result = subprocess.run([str(NNSTUDY), "status", *args], cwd=workdir, capture_output=True, text=True, timeout=60)
+    if check and result.returncode != 0:
+        raise AssertionError(f"nnstudy status {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def status_rows(output: str) -> dict[str, list[str]]:
+    """run name → [state, epochs, last acc, best acc, s/epoch, ETA …] of a status table."""
+    rows = {}
+    for line in output.splitlines()[1:]:
+        if not line.strip():
+            break
+        cells = line.split()
+        rows[cells[0]] = cells[1:]
+    return rows
 
 
 def smoke_config(*extra: str) -> list[str]:

@@ -9,8 +9,10 @@ import pytest
 from nnstudy import devices
 
 
-def hold_slot(lock_dir, gpus, jobs_per_gpu, hold, results):
+def hold_slot(lock_dir, gpus, jobs_per_gpu, hold, results, ready=None):
     os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+    if ready is not None:
+        ready.wait(timeout=60)  # all workers compete at once, however slowly they started
     started = time.monotonic()
     gpu = devices.acquire(gpus, lock_dir, jobs_per_gpu, poll_seconds=0.02, log=lambda m: None)
     acquired = time.monotonic()
@@ -20,9 +22,9 @@ def hold_slot(lock_dir, gpus, jobs_per_gpu, hold, results):
 
 def compete(tmp_path, workers, gpus, jobs_per_gpu, hold=0.4):
     context = multiprocessing.get_context("spawn")
-    results = context.Queue()
+    results, ready = context.Queue(), context.Barrier(workers)
     processes = [
-        context.Process(target=hold_slot, args=(tmp_path / "locks", gpus, jobs_per_gpu, hold, results))
+        context.Process(target=hold_slot, args=(tmp_path / "locks", gpus, jobs_per_gpu, hold, results, ready))
         for _ in range(workers)
     ]
     for process in processes:

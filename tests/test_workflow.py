@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -9,7 +10,7 @@ import time
 import pandas as pd
 import pytest
 import yaml
-from conftest import CIFAR_DIR, SNAKEMAKE, copy_workflow, smoke_config, snakemake
+from conftest import CIFAR_DIR, SNAKEMAKE, copy_workflow, nnstudy_status, smoke_config, snakemake, status_rows
 
 from nnstudy import metrics
 
@@ -25,7 +26,7 @@ def test_smoke_study_produces_every_output(request, backend):
     part_a = sorted((smoke_run / "results/part_a/runs").glob("*/metrics.json"))
     part_b = sorted((smoke_run / "results/part_b/runs").glob("*/metrics.json"))
     assert len(part_a) == 25 + 4  # the grid, then A3 a–d with the chosen pair
-    assert len(part_b) == 16
+    assert len(part_b) == 16 + 5  # B5, B6 and the masked runs of the ablation
     for path in part_a + part_b:
         document = metrics.read(path)
         assert [entry["epoch"] for entry in document["history"]] == [1, 2]
@@ -55,6 +56,27 @@ def test_smoke_study_produces_every_output(request, backend):
     assert not list((smoke_run / "resume").rglob("*.keras")), "resume state left after success"
     benchmark = next((smoke_run / "benchmarks").rglob("*.tsv"))
     assert benchmark.read_text().startswith("s\t")
+    assert_clean_logs(smoke_run / "logs")
+
+
+def assert_clean_logs(folder):
+    """No TensorFlow / XLA C++ chatter: setup lines, one line per epoch, the result."""
+    logs = list(folder.rglob("*.log"))
+    assert len(logs) > 45
+    for path in logs:
+        for line in path.read_text().splitlines():
+            assert not re.match(r"[IWE]\d{4} ", line) and "absl::InitializeLog" not in line, f"{path}: {line}"
+    training_log = (folder / "results/part_b/runs/char-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1.log")
+    lines = training_log.read_text().splitlines()
+    assert [line.split("] ", 1)[1].split()[0] for line in lines] == ["training", "no", "epoch", "epoch", "done:"]
+
+
+def test_status_of_a_finished_study(smoke_run):
+    result = nnstudy_status(smoke_run, *smoke_config())
+    rows = status_rows(result.stdout)
+    assert len(rows) == 25 + 4 + 16 + 5
+    assert {cells[0] for cells in rows.values()} == {"done"} and {cells[1] for cells in rows.values()} == {"2/2"}
+    assert result.stdout.rstrip().splitlines()[-1] == "50 runs: 50 done."
 
 
 def test_nothing_left_to_do_after_the_study(smoke_run):
@@ -90,14 +112,22 @@ def test_killed_training_job_resumes(tmp_path):
             break
         time.sleep(0.2)
     assert job.poll() is None, "the job finished before it could be killed"
+    running = status_rows(nnstudy_status(workflow, "--configfile", str(extra), *smoke_config()).stdout)
     os.killpg(job.pid, signal.SIGKILL)
     job.wait()
     done = len(json.loads(state.read_text())["history"])
     assert 2 <= done < 8
     assert not (workflow / run_dir / "metrics.json").exists()
+    run = run_dir.rsplit("/", 1)[1]
+    state_name, epochs = running.pop(run)[:2]
+    assert state_name == "running" and 2 <= int(epochs.split("/")[0]) <= 8 and epochs.endswith("/8")
+    assert {cells[0] for cells in running.values()} == {"waiting"}
 
     # A SIGKILL leaves Snakemake's lock behind; a user unlocks, then reruns.
     snakemake(workflow, "--unlock", *smoke_config())
+    killed = nnstudy_status(workflow, "--configfile", str(extra), *smoke_config())
+    assert status_rows(killed.stdout)[run][:2] == ["interrupted", f"{done}/8"]
+    assert "1 interrupted" in killed.stdout and "4 more (A3 momentum" in killed.stdout
     snakemake(workflow, "--cores", "1", f"{run_dir}/metrics.json", "--configfile", str(extra), *smoke_config())
     history = metrics.read(workflow / run_dir / "metrics.json")["history"]
     assert [entry["epoch"] for entry in history] == list(range(1, 9))
@@ -152,3 +182,12 @@ def test_masking_ablation_runs_and_refuses_models_without_padding_to_mask(tmp_pa
     assert result.returncode != 0
     assert "error in rule train_text: padding can be masked for word-level recurrent models only, not char gru" in result.stderr
     assert not (workflow / char / "metrics.json").exists()
+
+
+def test_tensorboard_scalars_per_run(tmp_path):
+    workflow = copy_workflow(tmp_path / "workflow")
+    run = "word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1"
+    snakemake(workflow, "--cores", "1", f"results/part_b/runs/{run}/metrics.json", *smoke_config("training={tensorboard: true}"))
+    for split in ("train", "validation"):
+        events = list((workflow / "logs/tensorboard" / run / split).glob("events.out.tfevents.*"))
+        assert len(events) == 1 and b"epoch_accuracy" in events[0].read_bytes()

@@ -1,0 +1,45 @@
+"""Keep TensorFlow's and XLA's C++ chatter out of job logs.
+
+`jobs.run` pipes a job's stdout and stderr through this filter (a separate
+process, so that whatever a killed job wrote still reaches its log):
+
+    python -m nnstudy.logfilter LOG_FILE
+
+Dropped: absl INFO / WARNING lines (I0000 …, W0000 …), absl's banner, and
+ERROR lines that are known to be harmless. Every other line, C++ errors and
+Python tracebacks included, is appended to LOG_FILE.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+_ABSL = re.compile(rb"^([IWE])\d{4} [\d:.]+\s+\d+ \S+:\d+\] ")
+_BANNER = b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+# ERROR-level lines that TensorFlow prints on every healthy run.
+_HARMLESS_ERRORS = re.compile(
+    rb"NodeDef mentions attribute \w+ which is not in the op definition"
+    rb"|Unable to register cu(DNN|FFT|BLAS) factory"
+    rb"|computation placer already registered"
+)
+
+
+def is_noise(line: bytes) -> bool:
+    if line.rstrip(b"\r\n") == _BANNER:
+        return True
+    match = _ABSL.match(line)
+    if match is None:
+        return False
+    return match[1] in (b"I", b"W") or bool(_HARMLESS_ERRORS.search(line))
+
+
+def main() -> None:
+    with open(sys.argv[1], "ab", buffering=0) as log:
+        for line in sys.stdin.buffer:
+            if not is_noise(line):
+                log.write(line)
+
+
+if __name__ == "__main__":
+    main()

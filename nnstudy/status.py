@@ -1,0 +1,231 @@
+"""`nnstudy status`: how far each planned training run is, from files alone.
+
+Run in the workflow directory with the study's --config / --configfile. It
+reads metrics.json (finished runs), the resume state and the job logs
+(running ones) and Snakemake's markers (.snakemake/incomplete, locks), so it
+works on a cluster's login node while the jobs run elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import json
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from nnstudy import plan, settings
+from nnstudy.errors import StudyError
+
+# "[12:00:11] epoch 90/250  train loss 0.0012  acc 1.0000  test loss 2.1  acc 0.6614  (8.49 s)"
+_EPOCH_LINE = re.compile(r"epoch (\d+)/(\d+) .*test loss \S+\s+acc (\S+)\s+\((\S+) s\)")
+STALE_AFTER_SECONDS = 300
+_FAILURE = re.compile(r"^(\[[\d:]+\] error: |Traceback )", re.M)
+
+
+@dataclass
+class RunStatus:
+    run: str
+    state: str  # done, running, interrupted, failed or waiting
+    epochs_done: int
+    epochs_total: int
+    last_accuracy: float | None = None
+    best_accuracy: float | None = None
+    seconds_per_epoch: float | None = None
+    eta_seconds: float | None = None
+
+    @property
+    def kin(self) -> list[str]:
+        """Runs that train alike, closest first (for the ETA of runs not
+        started): the same run with another seed, the same model (CNN
+        channels or text model), the same part."""
+        name = Path(self.run).name
+        part = self.run.split("/")[1]
+        model = "_".join(name.split("_")[:2]) if part == "part_a" else name.split("_")[0]
+        return [f"run {name.rsplit('_seed-', 1)[0]}", f"model {part} {model}", f"part {part}"]
+
+
+def load_study(workdir: Path, configfiles: list[Path], overrides: list[str]) -> dict:
+    """The resolved config, read as Snakemake reads it (config.yaml, then
+    --configfile files, then --config KEY=VALUE with YAML values)."""
+    base = workdir / "config.yaml"
+    if not base.is_file():
+        raise StudyError(f"no config.yaml in {workdir.resolve()}: run nnstudy status in the workflow directory")
+    config = {}
+    for path in [base, *configfiles]:
+        try:
+            config = settings.merge(config, yaml.safe_load(path.read_text()) or {})
+        except (OSError, yaml.YAMLError) as err:
+            raise StudyError(f"{path}: unreadable config ({err})") from None
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise StudyError(f"--config {item}: expected KEY=VALUE")
+        config[key] = yaml.safe_load(value) if value else ""
+    return settings.resolve(config)
+
+
+def _incomplete(workdir: Path, path: str) -> bool:
+    marker = base64.urlsafe_b64encode(path.encode()).decode()
+    return (workdir / ".snakemake/incomplete" / marker).exists()
+
+
+def _snakemake_running(workdir: Path) -> bool:
+    return any((workdir / ".snakemake/locks").glob("*.lock"))
+
+
+def _json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def run_status(workdir: Path, run: str, epochs: int, resume_dir: str, snakemake_running: bool) -> RunStatus:
+    metrics_path = f"{run}/metrics.json"
+    started = _incomplete(workdir, metrics_path)
+    document = None if started else _json(workdir / metrics_path)
+    if document is not None:
+        history = document["history"]
+        return RunStatus(
+            run, "done", len(history), epochs,
+            last_accuracy=history[-1]["test_accuracy"] if history else None,
+            best_accuracy=document["summary"]["max_test_accuracy"],
+            seconds_per_epoch=document["summary"]["seconds_per_epoch"], eta_seconds=0.0,
+        )
+    state = _json(workdir / resume_dir / run / "history.json") or {}
+    saved = state.get("history") or []
+    log_path = workdir / "logs" / f"{run}.log"
+    try:
+        log, silent = log_path.read_text(errors="replace"), time.time() - log_path.stat().st_mtime
+    except OSError:
+        log, silent = "", float("inf")
+    logged = [(int(e), float(a), float(s)) for e, _, a, s in _EPOCH_LINE.findall(log)]
+    # A job whose log has been silent for many epochs' time died with its
+    # Snakemake (a SIGKILL leaves Snakemake's locks behind).
+    typical = statistics.median(s for _, _, s in logged[-10:]) if logged else 0.0
+    alive = silent < STALE_AFTER_SECONDS + 10 * typical
+    if started:
+        status = "running" if snakemake_running and alive else "interrupted"
+    elif _FAILURE.search(log):
+        status = "failed"
+    else:
+        status = "interrupted" if saved else "waiting"
+    # A running job's log is ahead of its last checkpoint; otherwise the
+    # resume state says where the next attempt starts.
+    if status == "running" and logged:
+        done, last = logged[-1][0], logged[-1][1]
+        best = max(a for _, a, _ in logged)
+        if saved:
+            best = max(best, *(entry["test_accuracy"] for entry in saved))
+    else:
+        done = len(saved)
+        last = saved[-1]["test_accuracy"] if saved else None
+        best = max(entry["test_accuracy"] for entry in saved) if saved else None
+    seconds = [s for _, _, s in logged[-10:]] or [entry["seconds"] for entry in saved[-10:] if "seconds" in entry]
+    per_epoch = statistics.median(seconds) if seconds else None
+    eta = (epochs - done) * per_epoch if per_epoch else None
+    return RunStatus(run, status, done, epochs, last, best, per_epoch, eta)
+
+
+def study_status(workdir: Path, study: dict) -> tuple[list[RunStatus], list[str]]:
+    """Every planned run's status, and the runs not yet known (A3 before its pair)."""
+    runs, pending = plan.study_runs(study, workdir)
+    snakemake_running = _snakemake_running(workdir)
+    epochs = {"part_a": study["part_a"]["epochs"], "part_b": study["part_b"]["epochs"]}
+    statuses = [
+        run_status(workdir, run, epochs[run.split("/")[1]], study["training"]["resume_dir"], snakemake_running)
+        for run in runs
+    ]
+    # Runs not started: the speed of their finished or running kin, if any.
+    speeds = {}
+    for s in statuses:
+        if s.seconds_per_epoch:
+            for key in s.kin:
+                speeds.setdefault(key, []).append(s.seconds_per_epoch)
+    for s in statuses:
+        known = next((speeds[key] for key in s.kin if key in speeds), None)
+        if s.eta_seconds is None and known:
+            s.eta_seconds = (s.epochs_total - s.epochs_done) * statistics.median(known)
+    return statuses, pending
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _accuracy(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+def render(statuses: list[RunStatus], pending: list[str]) -> str:
+    header = ("run", "state", "epochs", "last acc", "best acc", "s/epoch", "ETA")
+    rows = [
+        (
+            Path(s.run).name, s.state, f"{s.epochs_done}/{s.epochs_total}", _accuracy(s.last_accuracy),
+            _accuracy(s.best_accuracy), "–" if s.seconds_per_epoch is None else f"{s.seconds_per_epoch:.2f}",
+            "–" if s.state == "done" else _duration(s.eta_seconds),
+        )
+        for s in statuses
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in [header, *rows]]
+    return "\n".join([*lines, "", summary(statuses, pending)])
+
+
+def summary(statuses: list[RunStatus], pending: list[str]) -> str:
+    counts = {state: sum(s.state == state for s in statuses)
+              for state in ("done", "running", "interrupted", "failed", "waiting")}
+    parts = [f"{n} {state}" for state, n in counts.items() if n or state == "done"]
+    text = f"{len(statuses)} runs: " + ", ".join(parts)
+    if pending:
+        text += f"; {len(pending)} more ({', '.join(pending)}) once the grid picks the A3 pair"
+    remaining = [s for s in statuses if s.state != "done"]
+    if remaining:
+        unknown = sum(s.eta_seconds is None for s in remaining)
+        if unknown == len(remaining):
+            return text + ". Time left: known once a run has logged an epoch."
+        parallel = max(1, counts["running"])
+        left = sum(s.eta_seconds or 0.0 for s in remaining) / parallel
+        text += f". About {_duration(left)} left at {parallel} job{'s' if parallel > 1 else ''} at a time"
+        if unknown:
+            text += f" (plus {unknown} run{'s' if unknown > 1 else ''} of unknown speed)"
+    return text + "."
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="nnstudy status", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--directory", "-d", type=Path, default=Path("."), help="the workflow directory")
+    parser.add_argument("--configfile", type=Path, nargs="+", default=[], help="as given to snakemake")
+    parser.add_argument("--config", nargs="+", default=[], metavar="KEY=VALUE", help="as given to snakemake")
+    parser.add_argument("--watch", type=float, nargs="?", const=10.0, metavar="SECONDS",
+                        help="refresh every SECONDS (default 10) until Ctrl-C")
+    args = parser.parse_args(argv)
+    try:
+        study = load_study(args.directory, args.configfile, args.config)
+        while True:
+            text = render(*study_status(args.directory, copy.deepcopy(study)))
+            if args.watch and sys.stdout.isatty():
+                sys.stdout.write("\033[H\033[2J")  # redraw in place
+            elif args.watch:
+                text = f"--- {time.strftime('%H:%M:%S')}\n{text}"
+            print(text, flush=True)
+            if not args.watch:
+                return
+            time.sleep(args.watch)
+    except StudyError as err:
+        sys.exit(f"error: {err}")
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,57 @@
+"""`nnstudy status` and the log filter, without running the workflow
+(tests/test_workflow.py runs status on a real finished and a killed study)."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import CIFAR_DIR, copy_workflow, nnstudy_status, snakemake, status_rows
+
+from nnstudy import logfilter
+
+
+def test_status_lists_the_runs_snakemake_plans(tmp_path):
+    workflow = copy_workflow(tmp_path / "workflow")
+    (tmp_path / "seeds.yaml").write_text("seeds: [1, 2]\n")
+    config = ["--configfile", str(tmp_path / "seeds.yaml"), "--config", "preset=smoke", f"cifar10_dir={CIFAR_DIR}"]
+    plan = snakemake(workflow, "-n", *config).stdout
+    planned = set(re.findall(r"results/part_[ab]/runs/([^/\s]+)/metrics\.json", plan))
+    result = nnstudy_status(workflow, *config)
+    rows = status_rows(result.stdout)
+    # Before the grid has run, A3's four variants (× 2 seeds) are not known yet.
+    assert set(rows) == planned and len(rows) == (25 + 21) * 2
+    assert {cells[0] for cells in rows.values()} == {"waiting"}
+    assert result.stdout.rstrip().endswith(
+        "92 runs: 0 done, 92 waiting; 4 more (A3 momentum, A3 rmsprop, A3 adam, A3 sgd + dropout) "
+        "once the grid picks the A3 pair. Time left: known once a run has logged an epoch."
+    )
+
+
+def test_status_in_an_empty_directory_is_one_line(tmp_path):
+    result = nnstudy_status(tmp_path, check=False)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == f"error: no config.yaml in {tmp_path}: run nnstudy status in the workflow directory\n"
+
+
+def test_status_with_a_bad_config_is_one_line(tmp_path):
+    workflow = copy_workflow(tmp_path / "workflow")
+    result = nnstudy_status(workflow, "--config", "preset=fast", check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: config error: preset: 'fast' is not one of") and "Traceback" not in result.stderr
+
+
+def test_log_filter_drops_tensorflow_chatter_and_keeps_errors():
+    noise = [
+        b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n",
+        b"I0000 00:00:1795693844.848787    8625 port.cc:153] oneDNN custom operations are on.\n",
+        b"W0000 00:00:1795693844.848787    8625 gpu_device.cc:2344] Cannot dlopen some GPU libraries.\n",
+        b"E0000 00:00:1795693851.486681    8625 node_def_util.cc:682] NodeDef mentions attribute "
+        b"use_unbounded_threadpool which is not in the op definition: Op<name=MapDataset>\n",
+    ]
+    kept = [
+        b"[11:50:52] epoch 1/2  train loss 2.6386  acc 0.0625  test loss 2.6498  acc 0.0625  (3.04 s)\n",
+        b"E0000 00:00:1795693851.486681    8625 cuda_driver.cc:1] failed to allocate 12.00GiB: CUDA_ERROR_OUT_OF_MEMORY\n",
+        b"Traceback (most recent call last):\n",
+    ]
+    assert all(logfilter.is_noise(line) for line in noise)
+    assert not any(logfilter.is_noise(line) for line in kept)
