@@ -7,6 +7,7 @@ the schema; users get one line naming the key instead.
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 
 import jsonschema
@@ -22,34 +23,84 @@ def _with_defaults(validator_class, definitions: dict):
     """A validator that fills in `default` values as it walks the config.
 
     A property's default may sit beside a local `$ref` ("#/$defs/NAME") or
-    in the definition it points to.
+    in the definition it points to. Integers are whole numbers written as
+    such (10.0 is no epoch count) and numbers are finite (NaN, inf are no
+    learning rates).
     """
     check_properties = validator_class.VALIDATORS["properties"]
 
     def properties(validator, properties, instance, schema):
         if isinstance(instance, dict):
             for name, subschema in properties.items():
-                if "$ref" in subschema:
-                    subschema = definitions[subschema["$ref"].rsplit("/", 1)[-1]] | subschema
+                subschema = _resolved(subschema, definitions)
                 if "default" in subschema and name not in instance:
                     instance[name] = copy.deepcopy(subschema["default"])
         yield from check_properties(validator, properties, instance, schema)
 
-    return jsonschema.validators.extend(validator_class, {"properties": properties})
+    types = validator_class.TYPE_CHECKER.redefine_many(
+        {
+            "integer": lambda _, value: isinstance(value, int) and not isinstance(value, bool),
+            "number": lambda _, value: isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value),
+        }
+    )
+    return jsonschema.validators.extend(validator_class, {"properties": properties}, type_checker=types)
 
 
-def validate(config: dict, schema_file: Path) -> None:
-    """Validate in place (filling defaults); raise StudyError naming the key."""
-    schema = yaml.safe_load(Path(schema_file).read_text())
+def _resolved(schema: dict, definitions: dict) -> dict:
+    if "$ref" in schema:
+        return definitions[schema["$ref"].rsplit("/", 1)[-1]] | schema
+    return schema
+
+
+def _coerce(value, schema: dict, definitions: dict):
+    """Values as the schema types them. `snakemake --config` hands list
+    items over as text ("seeds=[1, 2]" → [1, "2"]) and an empty value as
+    None ("cifar10_dir=" → None)."""
+    schema = _resolved(schema, definitions)
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if isinstance(value, str) and {"integer", "number"} & set(types) and "string" not in types:
+        parsed = yaml.safe_load(value)
+        return parsed if isinstance(parsed, (int, float)) and not isinstance(parsed, bool) else value
+    if value is None and "string" in types and "null" not in types:
+        return ""
+    if isinstance(value, list) and "items" in schema:
+        return [_coerce(item, schema["items"], definitions) for item in value]
+    if isinstance(value, dict) and "properties" in schema:
+        return {key: _coerce(item, schema["properties"].get(key, {}), definitions) for key, item in value.items()}
+    return value
+
+
+def _first_error(config: dict, schema: dict) -> tuple[str, str] | None:
+    """(key path, message) of the most telling error, or None; fills defaults."""
     validator = _with_defaults(jsonschema.Draft202012Validator, schema.get("$defs", {}))(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None and error.validator in ("oneOf", "anyOf"):
         # "not valid under any of the given schemas" hides what was wrong:
         # report the alternative of the value's own kind (a string's enum).
         error = jsonschema.exceptions.best_match(e for e in error.context if e.validator != "type") or error
+    if error is None:
+        return None
+    key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+    message = error.message
+    if error.validator == "type" and isinstance(error.instance, float) and not math.isfinite(error.instance):
+        message = f"{error.instance} is not a finite number"
+    return key, message
+
+
+def _schema(schema_file: Path) -> dict:
+    return yaml.safe_load(Path(schema_file).read_text())
+
+
+def validate(config: dict, schema_file: Path) -> None:
+    """Validate in place (typing values, filling defaults); raise StudyError naming the key."""
+    schema = _schema(schema_file)
+    config.update(_coerce(config, schema, schema.get("$defs", {})))
+    error = _first_error(config, schema)
     if error is not None:
-        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
-        raise StudyError(f"config error: {key}: {error.message}")
+        raise StudyError(f"config error: {error[0]}: {error[1]}")
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -64,8 +115,18 @@ def merge(base: dict, override: dict) -> dict:
 
 
 def resolve(config: dict, schema_file: Path = SCHEMA) -> dict:
-    """The config with its preset applied, validated before and after."""
+    """The config with its preset applied.
+
+    The config is validated, then every preset laid over it, so that a typo
+    in a preset not chosen today is found now; a preset's error names the
+    key inside presets.NAME.
+    """
     validate(config, schema_file)
+    schema = _schema(schema_file)
+    for name, preset in config["presets"].items():
+        error = _first_error(merge(config, preset), schema)
+        if error is not None:
+            raise StudyError(f"config error: presets.{name}.{error[0]}: {error[1]}")
     preset = config["presets"].get(config["preset"])
     if preset is None:
         raise StudyError(f"config error: preset: no presets.{config['preset']} section")
@@ -74,8 +135,54 @@ def resolve(config: dict, schema_file: Path = SCHEMA) -> dict:
     return effective
 
 
+def preset_overrides(config: dict, schema_file: Path = SCHEMA) -> list[str]:
+    """One line per value of the config that the chosen preset replaces,
+    where the config's value is not the schema's default (so the user set it):
+    the preset wins, and the user is told."""
+    schema = _schema(schema_file)
+    definitions = schema.get("$defs", {})
+    preset = config["presets"].get(config["preset"]) or {}
+    notes = []
+    for path, value in _leaves(preset):
+        node, given = schema, config
+        for key in path:
+            node = _resolved(node, definitions).get("properties", {}).get(key, {})
+            given = given.get(key) if isinstance(given, dict) else None
+        default = _resolved(node, definitions).get("default")
+        if given is not None and given != default and given != value:
+            key = ".".join(path)
+            notes.append(f"note: preset {config['preset']} sets {key}: {value} over your {key}: {given} (presets win)")
+    return notes
+
+
+def _leaves(tree: dict, path: tuple = ()):
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, (*path, key))
+        else:
+            yield (*path, key), value
+
+
+# What the workflow writes and deletes; the resume state must stay out of it.
+OUTPUT_FOLDERS = ("results", "logs", "benchmarks", "resources")
+
+
+def check_resume_dir(config: dict, workdir: Path = Path(".")) -> None:
+    """Refuse a resume folder that overlaps the outputs: clearing a finished
+    run's state would delete the run's own results (resume_dir: ".")."""
+    resume = (workdir / config["training"]["resume_dir"]).resolve()
+    for name in OUTPUT_FOLDERS:
+        output = (workdir / name).resolve()
+        if resume == output or output in resume.parents or resume in output.parents:
+            raise StudyError(
+                f"config error: training.resume_dir: {config['training']['resume_dir']!r} overlaps the "
+                f"workflow's {name}/ folder; give the resume state a folder of its own (default: resume)"
+            )
+
+
 def check_inputs(config: dict) -> None:
     """Fail early, naming the key, when a data file of a chosen part is missing."""
+    check_resume_dir(config)
     if "part_a" in config["parts"] and config["cifar10_dir"]:
         folder = Path(config["cifar10_dir"])
         for name in (cifar.TRAIN_FILE, cifar.TEST_FILE, cifar.META_FILE):

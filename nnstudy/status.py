@@ -45,11 +45,12 @@ class RunStatus:
     def kin(self) -> list[str]:
         """Runs that train alike, closest first (for the ETA of runs not
         started): the same run with another seed, the same model (CNN
-        channels or text model), the same part."""
+        channels or text model), the same kind (convolutional or recurrent)."""
         name = Path(self.run).name
         part = self.run.split("/")[1]
         model = "_".join(name.split("_")[:2]) if part == "part_a" else name.split("_")[0]
-        return [f"run {name.rsplit('_seed-', 1)[0]}", f"model {part} {model}", f"part {part}"]
+        kind = "cnn" if part == "part_a" or model.endswith("-cnn") else "rnn"
+        return [f"run {name.rsplit('_seed-', 1)[0]}", f"model {part} {model}", f"kind {part} {kind}"]
 
 
 def load_study(workdir: Path, configfiles: list[Path], overrides: list[str]) -> dict:

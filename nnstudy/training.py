@@ -10,6 +10,7 @@ which Snakemake deletes when a job fails.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -34,6 +35,14 @@ class Split:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+
+    def digest(self) -> str:
+        """SHA-256 of the four arrays: a resume state is only valid for the data it trained on."""
+        sha = hashlib.sha256()
+        for array in (self.x_train, self.y_train, self.x_test, self.y_test):
+            sha.update(str((array.dtype, array.shape)).encode())
+            sha.update(np.ascontiguousarray(array).tobytes())
+        return sha.hexdigest()
 
 
 def compile_model(model: keras.Model, optimizer) -> keras.Model:
@@ -65,13 +74,24 @@ class ResumeState:
         """
         if not self.history_file.is_file():
             return None, []
-        saved = json.loads(self.history_file.read_text())
-        if saved.get("fingerprint") != self.fingerprint or len(saved["history"]) > epochs:
-            log(f"discarding resume state in {self.directory}: settings changed")
-            self.clear()
-            return None, []
-        model = keras.models.load_model(self.directory / saved["model_file"])
-        return model, saved["history"]
+        try:
+            saved = json.loads(self.history_file.read_text())
+            history, model_file = list(saved["history"]), str(saved["model_file"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            return self._discard(f"unreadable {self.history_file.name} ({err})", log)
+        if saved.get("fingerprint") != self.fingerprint or len(history) > epochs:
+            return self._discard("settings or data changed", log)
+        try:
+            model = keras.models.load_model(self.directory / model_file)
+        except Exception as err:  # a truncated or foreign file: Keras raises many kinds
+            return self._discard(f"unreadable {model_file} ({type(err).__name__})", log)
+        return model, history
+
+    def _discard(self, reason: str, log):
+        """A resume state is a cache: when it cannot be used, start afresh."""
+        log(f"discarding resume state in {self.directory}: {reason}; starting from epoch 1")
+        self.clear()
+        return None, []
 
     def save(self, model: keras.Model, history: list[dict]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -198,7 +218,7 @@ def fit(
     `callbacks` run after the bookkeeping (which has the epoch's history).
     Returns the trained model and one history entry per epoch.
     """
-    state = ResumeState(state_dir, fingerprint)
+    state = ResumeState(state_dir, fingerprint | {"data": data.digest()})
     model, history = state.load(epochs, log)
     keras.utils.set_random_seed(seed)
     if model is None:

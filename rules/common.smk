@@ -22,6 +22,8 @@ try:
     settings.check_inputs(STUDY)
 except StudyError as err:
     sys.exit(str(err))
+for note in settings.preset_overrides(config):
+    print(note, file=sys.stderr)
 
 PARTS = STUDY["parts"]
 PART_A = STUDY["part_a"]

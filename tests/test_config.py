@@ -28,7 +28,6 @@ def workflow(tmp_path_factory):
         ({"seeds": []}, "config error: seeds: [] should be non-empty"),
         ({"part_a": {"grid": {"c1": [10, 10]}}}, "config error: part_a.grid.c1: [10, 10] has non-unique elements"),
         ({"part_a": {"epoch": 3}}, "config error: part_a: Additional properties are not allowed ('epoch' was unexpected)"),
-        ({"presets": {"smoke": {"part_a": {"epochs": 0}}}, "preset": "smoke"}, "config error: part_a.epochs: 0 is less than the minimum of 1"),
         ({"cifar10_dir": "/nonexistent"}, "config error: cifar10_dir: /nonexistent/data_batch_1 does not exist"),
         ({"text": {"train_csv": "missing.csv"}}, "config error: text.train_csv: missing.csv does not exist"),
         ({"training": {"backend": "torch"}}, "config error: training.backend: 'torch' is not one of ['tensorflow', 'jax']"),
@@ -37,6 +36,16 @@ def workflow(tmp_path_factory):
         ({"training": {"precision": "bf16"}}, "config error: training.precision: 'bf16' is not one of ['float32', 'mixed_bfloat16', 'mixed_float16']"),
         ({"training": {"precision": {"cifar_cnn": "half"}}}, "config error: training.precision.cifar_cnn: 'half' is not one of"),
         ({"training": {"checkpoint_seconds": -1}}, "config error: training.checkpoint_seconds: -1 is less than the minimum of 0"),
+        ({"part_a": {"epochs": 10.0}}, "config error: part_a.epochs: 10.0 is not of type 'integer'"),
+        ({"part_b": {"learning_rate": float("nan")}}, "config error: part_b.learning_rate: nan is not a finite number"),
+        ({"part_b": {"clip_threshold": float("inf")}}, "config error: part_b.clip_threshold: inf is not a finite number"),
+        # A typo in a preset that is not chosen today is found today.
+        ({"presets": {"quick": {"part_a": {"epoch": 3}}}},
+         "config error: presets.quick.part_a: Additional properties are not allowed ('epoch' was unexpected)"),
+        ({"presets": {"smoke": {"part_a": {"epochs": 0}}}, "preset": "smoke"},
+         "config error: presets.smoke.part_a.epochs: 0 is less than the minimum of 1"),
+        ({"training": {"resume_dir": "."}}, "config error: training.resume_dir: '.' overlaps the workflow's results/ folder"),
+        ({"training": {"resume_dir": "results/resume"}}, "config error: training.resume_dir: 'results/resume' overlaps the workflow's results/ folder"),
     ],
 )
 def test_invalid_config_is_one_clear_line(workflow, tmp_path, override, message):
@@ -53,6 +62,24 @@ def test_valid_config_plans_the_whole_study(workflow):
     result = snakemake(workflow, "-n", "--config", "preset=smoke", f"cifar10_dir={CIFAR_DIR}")
     assert re.search(r"^train_cifar\s+25$", result.stdout, re.M)
     assert re.search(r"^train_text\s+21$", result.stdout, re.M)
+
+
+def test_command_line_values_are_typed_like_the_config(workflow):
+    """--config hands list items over as text and an empty value as None."""
+    result = snakemake(workflow, "-n", "--config", "preset=smoke", f"cifar10_dir={CIFAR_DIR}", "seeds=[1, 2]")
+    assert re.search(r"^train_cifar\s+50$", result.stdout, re.M)
+    result = snakemake(workflow, "-n", "--config", "preset=smoke", "cifar10_dir=")
+    assert re.search(r"^download_cifar10\s+1$", result.stdout, re.M)
+
+
+def test_a_preset_replacing_a_users_value_says_so(workflow, tmp_path):
+    extra = tmp_path / "mine.yaml"
+    extra.write_text(yaml.safe_dump({"preset": "smoke", "part_a": {"epochs": 5}}))
+    result = snakemake(workflow, "-n", "--configfile", str(extra), "--config", f"cifar10_dir={CIFAR_DIR}")
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: preset")]
+    assert notes == ["note: preset smoke sets part_a.epochs: 2 over your part_a.epochs: 5 (presets win)"]
+    plain = snakemake(workflow, "-n", "--config", "preset=smoke", f"cifar10_dir={CIFAR_DIR}")
+    assert "note: preset" not in plain.stderr
 
 
 def test_part_b_study_needs_no_cifar(workflow):

@@ -102,8 +102,36 @@ def test_state_from_other_settings_is_discarded(tmp_path):
     logs = []
     run(tmp_path, "state", 1, optimizer="adam")
     history = run(tmp_path, "state", 2, optimizer="rmsprop", logs=logs)
-    assert any("settings changed" in line for line in logs)
+    assert any("settings or data changed" in line for line in logs)
     assert [entry["epoch"] for entry in history] == [1, 2]
+
+
+def test_state_of_other_data_of_the_same_size_is_discarded(tmp_path):
+    logs = []
+    run(tmp_path, "state", 1)
+
+    def build():
+        return training.compile_model(models.cifar_cnn(10, 20), models.optimizer("adam", 0.001))
+
+    _, history = training.fit(
+        build, small_split(seed=1), epochs=2, batch_size=16, seed=3, state_dir=tmp_path / "state",
+        fingerprint={"dropout": 0.0, "optimizer": "adam"}, log=logs.append,
+    )
+    assert logs[0] == f"discarding resume state in {tmp_path / 'state'}: settings or data changed; starting from epoch 1"
+    assert [entry["epoch"] for entry in history] == [1, 2]
+
+
+@pytest.mark.parametrize("damaged", ["history.json", "epoch-00002.keras"])
+def test_damaged_state_is_discarded_with_one_line(tmp_path, damaged):
+    """A truncated history or model file (a full disk, a copy cut short) costs a fresh start, not a traceback."""
+    run(tmp_path, "state", 2)
+    path = tmp_path / "state" / damaged
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    logs = []
+    history = run(tmp_path, "state", 3, logs=logs)
+    assert [entry["epoch"] for entry in history] == [1, 2, 3]
+    discarded = [line for line in logs if line.startswith("discarding")]
+    assert len(discarded) == 1 and f"unreadable {damaged}" in discarded[0]
 
 
 def test_state_keeps_one_model_file_and_names_it(tmp_path):

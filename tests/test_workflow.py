@@ -191,3 +191,16 @@ def test_tensorboard_scalars_per_run(tmp_path):
     for split in ("train", "validation"):
         events = list((workflow / "logs/tensorboard" / run / split).glob("events.out.tfevents.*"))
         assert len(events) == 1 and b"epoch_accuracy" in events[0].read_bytes()
+
+
+def test_broken_resume_state_is_discarded_and_the_job_starts_afresh(tmp_path):
+    workflow = copy_workflow(tmp_path / "workflow")
+    run_dir = "results/part_b/runs/word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1"
+    state = workflow / "resume" / run_dir
+    state.mkdir(parents=True)
+    (state / "history.json").write_text('{"fingerprint": {"level": "word"}, "model_file": "epoch-00001.ker')
+    snakemake(workflow, "--cores", "1", f"{run_dir}/metrics.json", *smoke_config())
+    log = (workflow / "logs" / f"{run_dir}.log").read_text()
+    assert f"discarding resume state in resume/{run_dir}: unreadable history.json" in log
+    assert [entry["epoch"] for entry in metrics.read(workflow / run_dir / "metrics.json")["history"]] == [1, 2]
+    assert not state.exists()
