@@ -48,7 +48,7 @@ def prepare(
     if gpu is not None:
         from nnstudy import devices
 
-        devices.assign_gpu(gpu["lock_dir"], gpu["jobs_per_gpu"], log)
+        devices.assign_gpu(gpu["lock_dir"], gpu["jobs_per_gpu"], log, gpu["wait_minutes"])
 
 
 def configure(threads: int, deterministic: bool, precision: str = "float32", log=print) -> dict:

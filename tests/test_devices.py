@@ -2,11 +2,14 @@
 
 import multiprocessing
 import os
+import stat
 import time
+from pathlib import Path
 
 import pytest
 
 from nnstudy import devices
+from nnstudy.errors import StudyError
 
 
 def hold_slot(lock_dir, gpus, jobs_per_gpu, hold, results, ready=None):
@@ -92,3 +95,118 @@ def test_no_gpu_means_cpu_and_no_variable(tmp_path, monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     devices.assign_gpu(tmp_path / "locks", 1, log=lambda m: None)
     assert "CUDA_VISIBLE_DEVICES" not in os.environ
+
+
+def start_holder(lock_dir, gpus=("0",)):
+    """A process that holds the first free slot for a minute; returns it once the slot is taken."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    holder = context.Process(target=hold_slot, args=(lock_dir, list(gpus), 1, 60, results), daemon=True)
+    holder.start()
+    deadline = time.time() + 60
+    while time.time() < deadline and read_if_exists(lock_dir / "gpu0-slot0.lock") != f"{holder.pid}\n":
+        time.sleep(0.05)
+    return holder
+
+
+def read_if_exists(path):
+    return path.read_text() if path.exists() else ""
+
+
+def test_default_lock_dir_is_the_users_own():
+    assert devices.default_lock_dir() == Path(f"/tmp/nnstudy-gpu-slots-{os.getuid()}")
+
+
+def test_a_new_lock_dir_and_its_files_are_private(tmp_path):
+    lock_dir = tmp_path / "deep" / "locks"
+    assert devices.acquire(["0", "1"], lock_dir, 2, poll_seconds=0.02, log=lambda m: None) == "0"
+    assert stat.S_IMODE(lock_dir.stat().st_mode) == 0o700
+    assert sorted(path.name for path in lock_dir.iterdir()) == [
+        "gpu0-slot0.lock", "gpu0-slot1.lock", "gpu1-slot0.lock", "gpu1-slot1.lock",
+    ]
+    assert {stat.S_IMODE(path.stat().st_mode) for path in lock_dir.iterdir()} == {0o600}
+    assert (lock_dir / "gpu0-slot0.lock").read_text() == f"{os.getpid()}\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["deep"]  # no staging folder left behind
+
+
+@pytest.mark.parametrize(
+    "lock_dir, make, problem",
+    [
+        ("file/locks", lambda t: (t / "file").write_text(""), "file/locks is not usable: {tmp}/file is not a folder"),
+        ("x", lambda t: (t / "x").write_text(""), "x is not usable: {tmp}/x is not a folder"),
+        ("x", lambda t: (t / "real").mkdir(mode=0o700) or (t / "x").symlink_to(t / "real"),
+         "x is a symbolic link; set training.gpu.lock_dir to a real folder"),
+        ("x", lambda t: (t / "x").mkdir(mode=0o700) or os.chown(t / "x", 12345, 12345),
+         "x belongs to uid 12345, not to you (uid {uid}); set training.gpu.lock_dir elsewhere"),
+        ("x", lambda t: (t / "x").mkdir() or (t / "x").chmod(0o777),
+         "x is writable by other users (mode 777); chmod go-w it"),
+    ],
+    ids=["parent-is-a-file", "is-a-file", "symlink", "other-owner", "world-writable"],
+)
+def test_an_unusable_lock_dir_is_one_clear_line(tmp_path, lock_dir, make, problem):
+    make(tmp_path)
+    with pytest.raises(StudyError) as raised:
+        devices.acquire(["0"], tmp_path / lock_dir, 1, wait_minutes=0.01, poll_seconds=0.02, log=lambda m: None)
+    assert str(raised.value) == f"training.gpu.lock_dir: {tmp_path}/" + problem.format(tmp=tmp_path, uid=os.getuid())
+
+
+def test_the_wait_is_limited_and_names_the_holder(tmp_path):
+    lock_dir = tmp_path / "locks"
+    holder = start_holder(lock_dir)
+    messages = []
+    started = time.monotonic()
+    with pytest.raises(StudyError) as raised:
+        devices.acquire(["0"], lock_dir, 1, wait_minutes=0.02, poll_seconds=0.02, log=messages.append)
+    assert 1.1 < time.monotonic() - started < 10
+    assert str(raised.value) == (
+        f"training.gpu.wait_minutes: no GPU slot in {lock_dir} came free in 0.02 min "
+        f"(held: gpu0-slot0.lock by pid {holder.pid}); end those jobs or raise training.gpu.wait_minutes"
+    )
+    assert messages == [
+        f"all 1 GPU slots in {lock_dir} are busy (gpu0-slot0.lock by pid {holder.pid}); waiting up to 0.02 min for one"
+    ]
+    holder.kill()
+
+
+def test_a_planted_symlink_is_not_followed(tmp_path):
+    lock_dir, target = tmp_path / "locks", tmp_path / "precious.txt"
+    target.write_text("keep me")
+    target.chmod(0o644)
+    lock_dir.mkdir(mode=0o700)
+    (lock_dir / "gpu0-slot0.lock").symlink_to(target)
+    with pytest.raises(StudyError) as raised:
+        devices.acquire(["0"], lock_dir, 1, wait_minutes=0.01, poll_seconds=0.02, log=lambda m: None)
+    assert str(raised.value) == (
+        f"training.gpu.lock_dir: {lock_dir}/gpu0-slot0.lock is a symbolic link, not a lock file; remove it"
+    )
+    assert target.read_text() == "keep me" and stat.S_IMODE(target.stat().st_mode) == 0o644
+
+
+def test_a_deleted_held_lock_file_is_put_back_and_the_slot_stays_taken(tmp_path):
+    lock_dir = tmp_path / "locks"
+    holder = start_holder(lock_dir)
+    (lock_dir / "gpu0-slot0.lock").unlink()
+    # A waiter that finds the file missing leaves it to its holder for a while, then would create it:
+    # waiting longer than that must still find the slot taken, by the same holder.
+    with pytest.raises(StudyError, match=f"gpu0-slot0.lock by pid {holder.pid}"):
+        devices.acquire(["0"], lock_dir, 1, wait_minutes=0.15, poll_seconds=0.05, log=lambda m: None)
+    assert read_if_exists(lock_dir / "gpu0-slot0.lock") == f"{holder.pid}\n"
+    holder.kill()
+    holder.join()
+    assert devices.acquire(["0"], lock_dir, 1, wait_minutes=0.15, poll_seconds=0.05, log=lambda m: None) == "0"
+
+
+def test_a_lock_on_a_deleted_file_is_not_on_the_path(tmp_path):
+    """What lets a job that locked a lock file just as it was deleted try again, not keep a slot guarding nothing."""
+    dir_fd = os.open(tmp_path, os.O_RDONLY)
+    (tmp_path / "gpu0-slot0.lock").write_text("")
+    stale = os.open(tmp_path / "gpu0-slot0.lock", os.O_RDONLY)
+    try:
+        assert devices._on_path(stale, dir_fd, "gpu0-slot0.lock")
+        os.unlink(tmp_path / "gpu0-slot0.lock")
+        assert not devices._on_path(stale, dir_fd, "gpu0-slot0.lock")
+        (tmp_path / "gpu0-slot0.lock").write_text("")
+        assert not devices._on_path(stale, dir_fd, "gpu0-slot0.lock")
+    finally:
+        os.close(stale)
+        os.close(dir_fd)
