@@ -8,12 +8,18 @@ numpy arrays and builtins only.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
+import http.client
 import io
 import pickle
 import shutil
 import tarfile
+import urllib.error
+import urllib.parse
 import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +33,8 @@ TEST_FILE = "test_batch_trim"
 META_FILE = "batches.meta"
 TEST_TRIM = 2000
 
-OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
+# Seconds a download waits for the server to connect or send more bytes.
+DOWNLOAD_TIMEOUT = 60
 
 # What a numpy array pickle needs to rebuild itself, and nothing more.
 _ALLOWED_GLOBALS = {
@@ -57,45 +63,86 @@ def _unpickle(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
+    with open(path, "rb") as handle:
+        return _load(handle, path)
+
+
+def _unpickle_bytes(payload: bytes, source: str) -> dict:
+    return _load(io.BytesIO(payload), source)
+
+
+def _load(handle, source) -> dict:
     try:
-        with open(path, "rb") as handle:
-            obj = _RestrictedUnpickler(handle, encoding="bytes").load()
+        obj = _RestrictedUnpickler(handle, encoding="bytes").load()
     except _ForbiddenGlobal as err:
-        raise DataError(f"{path}: not a safe CIFAR-10 pickle ({err})") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as err:
-        raise DataError(f"{path}: truncated or corrupt pickle ({err})") from None
+        raise DataError(f"{source}: not a safe CIFAR-10 pickle ({err})") from None
+    except Exception as err:  # noqa: BLE001
+        # Damaged bytes make the unpickler raise nearly anything (UnicodeDecodeError,
+        # LookupError, MemoryError, OverflowError, SystemError...): all mean a bad file.
+        raise DataError(f"{source}: truncated or corrupt pickle ({str(err) or type(err).__name__})") from None
     if not isinstance(obj, dict):
-        raise DataError(f"{path}: expected a dict, found {type(obj).__name__}")
+        raise DataError(f"{source}: expected a dict, found {type(obj).__name__}")
     return obj
 
 
 def load_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Load one batch file as (images uint8 N×32×32×3, labels int64 N)."""
-    batch = _unpickle(path)
+    return _batch_arrays(_unpickle(path), path)
+
+
+def _batch_arrays(batch: dict, source) -> tuple[np.ndarray, np.ndarray]:
     try:
-        data = np.asarray(batch[b"data"], dtype=np.uint8)
-        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+        data = _integers(batch[b"data"], source, "pixels", 255)
+        labels = _integers(batch[b"labels"], source, "labels", NUM_CLASSES - 1)
     except KeyError as err:
-        raise DataError(f"{path}: missing key {err.args[0]!r}") from None
+        raise DataError(f"{source}: missing key {err.args[0]!r}") from None
     if data.ndim != 2 or data.shape[1] != 3072:
-        raise DataError(f"{path}: data has shape {data.shape}, expected N×3072")
-    if labels.shape != (data.shape[0],):
-        raise DataError(
-            f"{path}: {labels.shape[0]} labels for {data.shape[0]} images"
-        )
-    if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
-        raise DataError(f"{path}: labels outside 0..{NUM_CLASSES - 1}")
+        raise DataError(f"{source}: data has shape {data.shape}, expected N×3072")
+    if labels.shape != (len(data),):
+        raise DataError(f"{source}: labels have shape {labels.shape}; expected a list of {len(data)}, one per image")
     # Rows are channel-major (1024 red, 1024 green, 1024 blue), each row-major.
-    images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    return images, labels
+    images = data.astype(np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return images, labels.astype(np.int64)
+
+
+def _integers(values, source, what: str, high: int) -> np.ndarray:
+    """`values` as an array, if all are integers in 0..high.
+
+    Casting instead would make float pixels in [0, 1] black, a pixel of 300
+    44, and a label of 2.7 class 2.
+    """
+    try:
+        array = np.asarray(values)
+    except ValueError:  # nested lists of unequal lengths
+        raise DataError(f"{source}: {what} are not an array") from None
+    if array.dtype.kind not in "iu":
+        found = "text" if array.dtype.kind in "SU" else array.dtype
+        raise DataError(f"{source}: {what} must be integers 0..{high}, found {found}")
+    if array.size and (array.min() < 0 or array.max() > high):
+        outside = array[(array < 0) | (array > high)].flat[0]
+        raise DataError(f"{source}: {what} outside 0..{high} (found {outside})")
+    return array
 
 
 def load_label_names(path: Path) -> list[str]:
+    """The class names of `batches.meta` (bytes in the official file, text accepted)."""
     meta = _unpickle(path)
     try:
-        return [name.decode() for name in meta[b"label_names"]]
+        names = meta[b"label_names"]
     except KeyError:
         raise DataError(f"{path}: missing key b'label_names'") from None
+    if not isinstance(names, (list, tuple)) or len(names) != NUM_CLASSES:
+        raise DataError(f"{path}: label_names must be a list of {NUM_CLASSES} names")
+    return [_label_name(path, name) for name in names]
+
+
+def _label_name(path: Path, name) -> str:
+    if isinstance(name, str):
+        return name
+    try:
+        return name.decode()
+    except (AttributeError, UnicodeDecodeError):
+        raise DataError(f"{path}: label name {name!r} is not UTF-8 text") from None
 
 
 def to_float(images: np.ndarray) -> np.ndarray:
@@ -116,52 +163,115 @@ def save_batch(path: Path, images: np.ndarray, labels, batch_label: str) -> None
         pickle.dump(batch, handle, protocol=4)
 
 
-def md5sum(path: Path) -> str:
-    digest = hashlib.md5()
+def file_digest(path: Path, algorithm: str) -> str:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def download(url: str, md5: str, out_dir: Path, log=print) -> None:
+def redact(url: str) -> str:
+    """`url` fit for a log: its user:password, query and fragment (which can
+    carry tokens) become ***."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "(unparsable URL)"
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((
+        parts.scheme,
+        f"***@{host}" if "@" in parts.netloc else host,
+        parts.path,
+        "***" if parts.query else "",
+        "***" if parts.fragment else "",
+    ))
+
+
+def download(url: str, md5: str, out_dir: Path, log=print, *, sha256: str = "", timeout: float = DOWNLOAD_TIMEOUT) -> None:
     """Fetch the official tarball, verify it and lay out the course files.
 
     Writes `data_batch_1`, `test_batch_trim` (first 2,000 test images) and
-    `batches.meta` into `out_dir`.
+    `batches.meta` into `out_dir`.  The tarball is checked against `sha256`
+    when given (MD5 collisions are cheap to make), else against `md5`.  Log
+    and error lines show the URL redacted.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tarball = out_dir / "cifar-10-python.tar.gz.part"
-    log(f"downloading {url}")
+    shown = redact(url)
+    log(f"downloading {shown}")
     try:
-        with urllib.request.urlopen(url) as response, open(tarball, "wb") as out:
-            shutil.copyfileobj(response, out)
-    except OSError as err:
+        _fetch(url, tarball, timeout)
+    except (OSError, ValueError, http.client.HTTPException) as err:
         tarball.unlink(missing_ok=True)
-        raise DataError(f"could not download {url}: {err}") from None
-    actual = md5sum(tarball)
-    if actual != md5:
+        raise DataError(f"could not download {shown}: {_hide(_reason(err, timeout), url)}") from None
+    algorithm, expected = ("sha256", sha256) if sha256 else ("md5", md5)
+    actual = file_digest(tarball, algorithm)
+    if actual != expected.lower():
         tarball.unlink()
-        raise DataError(f"{url}: md5 {actual} does not match expected {md5}")
-    log("checksum ok, extracting")
+        raise DataError(f"{shown}: {algorithm} {actual} does not match expected {expected}")
+    log(f"{algorithm} ok, extracting")
+    try:
+        _lay_out(tarball, out_dir, shown)
+    except (tarfile.TarError, gzip.BadGzipFile, EOFError, zlib.error) as err:
+        raise DataError(f"{shown}: not a readable tar.gz ({err})") from None
+    finally:
+        tarball.unlink()
+    log(f"wrote {TRAIN_FILE}, {TEST_FILE}, {META_FILE} to {out_dir}")
+
+
+def _fetch(url: str, target: Path, timeout: float) -> None:
+    """Copy `url` into `target`, giving up when the server is silent for `timeout` s.
+
+    urllib takes a URL's user:password for part of the host name; they are
+    sent as HTTP basic authentication instead, in a header that a redirect to
+    another server does not receive.
+    """
+    parts = urllib.parse.urlsplit(url)
+    request = urllib.request.Request(urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])))
+    if parts.username is not None:
+        user, password = urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_unredirected_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=timeout) as response, open(target, "wb") as out:
+        shutil.copyfileobj(response, out)
+
+
+def _reason(err: Exception, timeout: float) -> str:
+    """What went wrong, without urllib's `<urlopen error ...>` wrapping."""
+    if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
+        err = err.reason
+    if isinstance(err, TimeoutError):
+        return f"no answer within {timeout:g} s"
+    return str(err)
+
+
+def _hide(message: str, url: str) -> str:
+    """`message` with the parts of `url` that `redact` hides replaced by ***."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        secrets = [parts.netloc.rpartition("@")[0], parts.password, parts.query, parts.fragment]
+    except ValueError:
+        secrets = [url]
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "***")
+    return message
+
+
+def _lay_out(tarball: Path, out_dir: Path, shown: str) -> None:
     with tarfile.open(tarball, "r:gz") as archive:
         members = {Path(m.name).name: m for m in archive.getmembers() if m.isfile()}
         for needed in (TRAIN_FILE, META_FILE, "test_batch"):
             if needed not in members:
-                raise DataError(f"{url}: archive has no {needed}")
+                raise DataError(f"{shown}: archive has no {needed}")
         for name in (TRAIN_FILE, META_FILE):
             _extract(archive, members[name], out_dir / name)
-        test = _unpickle_bytes(archive.extractfile(members["test_batch"]).read())
-    images = test[b"data"][:TEST_TRIM].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    labels = test[b"labels"][:TEST_TRIM]
+        source = f"{shown}: test_batch"
+        test = _batch_arrays(_unpickle_bytes(archive.extractfile(members["test_batch"]).read(), source), source)
+    images, labels = test[0][:TEST_TRIM], test[1][:TEST_TRIM]
     save_batch(out_dir / TEST_FILE, images, labels, "testing batch 1 (first 2000)")
-    tarball.unlink()
-    log(f"wrote {TRAIN_FILE}, {TEST_FILE}, {META_FILE} to {out_dir}")
-
-
-def _unpickle_bytes(payload: bytes) -> dict:
-    return _RestrictedUnpickler(io.BytesIO(payload), encoding="bytes").load()
 
 
 def _extract(archive: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:

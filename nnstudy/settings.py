@@ -59,6 +59,10 @@ def _coerce(value, schema: dict, definitions: dict):
     items over as text ("seeds=[1, 2]" → [1, "2"]) and an empty value as
     None ("cifar10_dir=" → None)."""
     schema = _resolved(schema, definitions)
+    for alternative in schema.get("oneOf", []):  # e.g. part_a.optimum: null or [c1, c2]
+        alternative = _resolved(alternative, definitions)
+        if isinstance(value, list) and "items" in alternative:
+            return _coerce(value, alternative, definitions)
     types = schema.get("type", [])
     types = [types] if isinstance(types, str) else types
     if isinstance(value, str) and {"integer", "number"} & set(types) and "string" not in types:

@@ -1,5 +1,10 @@
 """Text data of Part B: CSV reading, character ids, word ids.
 
+The CSVs are UTF-8 (a leading byte-order mark is fine), one document per
+line: an integer label 1–14 (the 14 DBpedia classes of the course files),
+then the paragraph.  Any other label is an error naming its file and line, so
+that a typo can't become an extra class.
+
 Character ids are the bytes of the paragraph's UTF-8 encoding, so there are
 exactly 256 possible ids; a non-ASCII character becomes its 2–4 UTF-8 bytes
 (e.g. "é" → 195, 169).  Id 0 (the NUL byte, which never occurs in text) pads.
@@ -11,7 +16,9 @@ test set), then words by decreasing frequency, ties alphabetical.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -23,38 +30,94 @@ from nnstudy.errors import DataError
 
 PAD, UNK = "<pad>", "<unk>"
 CHAR_VOCAB_SIZE = 256
+NUM_CLASSES = 14
+LABELS = range(1, NUM_CLASSES + 1)
 _WORD = re.compile(r"\w+(?:'\w+)?")
+_LABEL = re.compile(r"\s*[+-]?[0-9]+\s*")
+# Bytes that are not UTF-8, as the "surrogateescape" error handler keeps them.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
+class Labels(list):
+    """A CSV's labels in row order, with the file line of each in `lines`, so
+    that a check made later (a test label the training set lacks) can name
+    the line."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines: list[int] = []
 
 
 @dataclass
 class Documents:
-    labels: list[int]
+    labels: Labels
     texts: list[str]
 
 
 def read_csv(path: Path) -> Documents:
-    """Read `label,paragraph[,...]` rows (no header; trailing empty columns ok)."""
+    """Read `label,paragraph[,...]` lines (no header; trailing empty columns ok).
+
+    Every line is one document: a quote left open is an error on its line
+    instead of swallowing the lines after it, and errors name file lines.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    labels, texts = [], []
-    with open(path, newline="", encoding="utf-8") as handle:
-        for line, row in enumerate(csv.reader(handle), start=1):
-            if not row or not any(cell.strip() for cell in row):
-                continue
-            try:
-                labels.append(int(row[0]))
-            except ValueError:
-                raise DataError(f"{path}:{line}: bad label {row[0]!r}") from None
-            if len(row) < 2 or not row[1].strip():
-                raise DataError(f"{path}:{line}: missing text column")
-            # The course files do not quote paragraphs, so a comma in the text
-            # spreads it over several columns; rejoin them, minus the empty
-            # trailing columns every row carries.
-            texts.append(",".join(cell for cell in row[1:] if cell).strip())
-    if not labels:
+    content = path.read_bytes().decode("utf-8-sig", errors="surrogateescape")
+    documents = Documents(Labels(), [])
+    with _field_size_limit(len(content)):
+        for line, raw in enumerate(io.StringIO(content, newline=""), start=1):
+            document = _document(path, line, raw)
+            if document is not None:
+                documents.labels.append(document[0])
+                documents.labels.lines.append(line)
+                documents.texts.append(document[1])
+    if not documents.labels:
         raise DataError(f"{path}: no rows")
-    return Documents(labels, texts)
+    return documents
+
+
+@contextlib.contextmanager
+def _field_size_limit(size: int):
+    """Let csv read fields of up to `size` characters.
+
+    Its default limit (131,072) stops a quoted field that runs away through
+    the rest of a file; parsing one line at a time already does, and a long
+    paragraph is data to read (ids keep its start only).
+    """
+    previous = csv.field_size_limit(max(size, csv.field_size_limit()))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _document(path: Path, line: int, raw: str) -> tuple[int, str] | None:
+    """(label, paragraph) of one file line; None for a blank line."""
+    undecodable = _NOT_UTF8.search(raw)
+    if undecodable:
+        byte = ord(undecodable.group()) - 0xDC00
+        raise DataError(f"{path}:{line}: byte 0x{byte:02x} is not UTF-8; save the file as UTF-8")
+    if "\0" in raw:
+        # Id 0 pads the character ids; a NUL also means a binary or UTF-16 file.
+        raise DataError(f"{path}:{line}: NUL character; save the file as UTF-8 text")
+    try:
+        row = next(csv.reader([raw], strict=True), [])
+    except csv.Error as err:
+        raise DataError(f"{path}:{line}: unbalanced or misplaced double quote ({err})") from None
+    if not any(cell.strip() for cell in row):
+        return None
+    if not _LABEL.fullmatch(row[0]):
+        raise DataError(f"{path}:{line}: bad label {row[0]!r}")
+    label = int(row[0])
+    if label not in LABELS:
+        raise DataError(f"{path}:{line}: label {label} outside {LABELS[0]}..{LABELS[-1]}")
+    if len(row) < 2 or not row[1].strip():
+        raise DataError(f"{path}:{line}: missing text column")
+    # The course files do not quote paragraphs, so a comma in the text
+    # spreads it over several columns; rejoin them, minus the empty
+    # trailing columns every row carries.
+    return label, ",".join(cell for cell in row[1:] if cell).strip()
 
 
 def label_mapping(train_labels) -> dict[int, int]:
@@ -63,9 +126,13 @@ def label_mapping(train_labels) -> dict[int, int]:
 
 
 def encode_labels(labels, mapping: dict[int, int], source: str) -> np.ndarray:
-    unknown = sorted(set(labels) - set(mapping))
-    if unknown:
-        raise DataError(f"{source}: labels {unknown} do not occur in the training set")
+    """Class ids of `labels`; a label the training set lacks is an error, on
+    its line where `labels` come from `read_csv`."""
+    lines = getattr(labels, "lines", None)
+    for index, label in enumerate(labels):
+        if label not in mapping:
+            where = f"{source}:{lines[index]}" if lines else source
+            raise DataError(f"{where}: label {label} does not occur in the training set")
     return np.array([mapping[label] for label in labels], dtype=np.int64)
 
 

@@ -6,6 +6,8 @@ from nnstudy import cifar, jobs
 jobs.run(
     snakemake,
     lambda log: cifar.download(
-        snakemake.params.url, snakemake.params.md5, Path(snakemake.output.train).parent, log
+        snakemake.params.url, snakemake.params.md5, Path(snakemake.output.train).parent, log,
+        # Checked instead of md5 unless empty; the schema fills in the official one.
+        sha256=snakemake.config["download"]["sha256"],
     ),
 )

@@ -70,6 +70,8 @@ def test_command_line_values_are_typed_like_the_config(workflow):
     assert re.search(r"^train_cifar\s+50$", result.stdout, re.M)
     result = snakemake(workflow, "-n", "--config", "preset=smoke", "cifar10_dir=")
     assert re.search(r"^download_cifar10\s+1$", result.stdout, re.M)
+    result = snakemake(workflow, "-n", "--config", "preset=smoke", f"cifar10_dir={CIFAR_DIR}", "part_a={optimum: [10, 20]}")
+    assert "config error" not in result.stderr and re.search(r"^select_optimum\s+1$", result.stdout, re.M)
 
 
 def test_a_preset_replacing_a_users_value_says_so(workflow, tmp_path):
