@@ -138,16 +138,21 @@ def _open_slot(dir_fd: int, lock_dir: Path, name: str, create: bool) -> int | No
         raise StudyError(f"training.gpu.lock_dir: {lock_dir / name} is not usable ({err.strerror})") from None
 
 
+def _locked(fd: int) -> int | None:
+    """`fd`, exclusively locked; None (and `fd` closed) if another process holds the lock."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def _take(dir_fd: int, lock_dir: Path, name: str, create: bool) -> int | None:
     """Lock the slot file now on the path; None if it is busy (or missing and not to be created)."""
     while True:
         fd = _open_slot(dir_fd, lock_dir, name, create)
-        if fd is None:
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        if fd is None or _locked(fd) is None:
             return None
         if _on_path(fd, dir_fd, name):
             return fd
@@ -176,10 +181,7 @@ def _put_back(dir_fd: int, name: str) -> int | None:
         fd = os.open(name, _SLOT_FLAGS | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=dir_fd)
     except OSError:
         return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+    if _locked(fd) is None:
         return None
     _claim(fd)
     return fd
