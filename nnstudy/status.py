@@ -132,7 +132,7 @@ def run_status(workdir: Path, run: str, epochs: int, resume_dir: str, snakemake_
         best = max(entry["test_accuracy"] for entry in saved) if saved else None
     seconds = [s for _, _, s in logged[-10:]] or [entry["seconds"] for entry in saved[-10:] if "seconds" in entry]
     per_epoch = statistics.median(seconds) if seconds else None
-    eta = (epochs - done) * per_epoch if per_epoch else None
+    eta = max(0, epochs - done) * per_epoch if per_epoch else None
     return RunStatus(run, status, done, epochs, last, best, per_epoch, eta)
 
 
@@ -154,7 +154,7 @@ def study_status(workdir: Path, study: dict) -> tuple[list[RunStatus], list[str]
     for s in statuses:
         known = next((speeds[key] for key in s.kin if key in speeds), None)
         if s.eta_seconds is None and known:
-            s.eta_seconds = (s.epochs_total - s.epochs_done) * statistics.median(known)
+            s.eta_seconds = max(0, s.epochs_total - s.epochs_done) * statistics.median(known)
     return statuses, pending
 
 

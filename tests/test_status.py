@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from conftest import CIFAR_DIR, copy_workflow, nnstudy_status, snakemake, status_rows
@@ -55,3 +56,22 @@ def test_log_filter_drops_tensorflow_chatter_and_keeps_errors():
     ]
     assert all(logfilter.is_noise(line) for line in noise)
     assert not any(logfilter.is_noise(line) for line in kept)
+
+
+def test_a_failed_run_and_a_resumable_one_read_from_their_files(tmp_path):
+    """A job that ended in an error, and one killed with a resume state while Snakemake was not running."""
+    workflow = copy_workflow(tmp_path / "workflow")
+    failed = "results/part_b/runs/char-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1"
+    (workflow / "logs" / failed).parent.mkdir(parents=True)
+    (workflow / "logs" / f"{failed}.log").write_text(
+        "[10:00:01] training char CNN on 256 documents, testing on 128\n[10:00:02] error: out of memory\n"
+    )
+    killed = "results/part_b/runs/word-gru_layers-1_dropout-0_clip-none_padding-unmasked_seed-1"
+    history = [{"epoch": 1, "test_accuracy": 0.25, "seconds": 2.0}]
+    (workflow / "resume" / killed).mkdir(parents=True)
+    (workflow / "resume" / killed / "history.json").write_text(json.dumps({"history": history}))
+    result = nnstudy_status(workflow, "--config", "preset=smoke", "parts=[part_b]", "seeds=[1]")
+    rows = status_rows(result.stdout)
+    assert rows[failed.rsplit("/", 1)[1]][:2] == ["failed", "0/2"]
+    assert rows[killed.rsplit("/", 1)[1]] == ["interrupted", "1/2", "0.2500", "0.2500", "2.00", "2", "s"]
+    assert "21 runs: 0 done, 1 interrupted, 1 failed, 19 waiting." in result.stdout
