@@ -251,7 +251,7 @@ REPORT_FIGURES = "results/figures"
 
 def question_optimum(wildcards):
     """A4 names the A3 pair; B5 and B6 need no Part A result."""
-    return ["results/part_a/optimum.json"] if wildcards.question == "a4" else []
+    return "results/part_a/optimum.json" if wildcards.question == "a4" else []
 
 
 def report_inputs(wildcards):
