@@ -153,7 +153,7 @@ def _machine() -> str:
 
 
 def publish(folder: Path, *, results: Path, config: dict, command: str, snakemake_logs: list[Path],
-            reference_dir: Path, readme: Path | None) -> None:
+            reference_dir: Path, readme: Path | None, note: str = "") -> None:
     """Copy the run's files into `folder`, record its making, write README.md."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(results / "tables/all_runs.csv", folder / "all_runs.csv")
@@ -163,6 +163,7 @@ def publish(folder: Path, *, results: Path, config: dict, command: str, snakemak
     times = [run_times(path) for path in snakemake_logs]
     publication = {
         "command": command,
+        "note": note,
         "config": config,
         "commit": report.git_commit(Path(__file__).parent),
         "machine": _machine(),
@@ -184,6 +185,7 @@ def main(argv=None) -> None:
     parser.add_argument("--command", required=True, help="the command that made the run")
     parser.add_argument("--snakemake-log", type=Path, action="append", required=True,
                         help="Snakemake's log of the run (repeat for a run made in several invocations)")
+    parser.add_argument("--note", default="", help="how the run was made, beyond the command (one paragraph)")
     parser.add_argument("--reference", type=Path, default=Path("data/reference"))
     parser.add_argument("--readme", default="README.md", help="project README with the B5 block ('' leaves it alone)")
     args = parser.parse_args(argv)
@@ -194,7 +196,8 @@ def main(argv=None) -> None:
         config = settings.merge(yaml.safe_load(Path("config.yaml").read_text()), yaml.safe_load(args.configfile.read_text()))
         config = settings.resolve(config)
         publish(args.folder, results=args.results, config=config, command=args.command,
-                snakemake_logs=args.snakemake_log, reference_dir=args.reference, readme=Path(args.readme) if args.readme else None)
+                snakemake_logs=args.snakemake_log, reference_dir=args.reference, readme=Path(args.readme) if args.readme else None,
+                note=args.note)
     except (StudyError, OSError) as err:
         sys.exit(f"error: {err}")
     print(f"published {args.folder}")
