@@ -101,7 +101,8 @@ def readme_context(folder: Path, reference_dir: Path) -> dict:
         "job_hours": runs["job_seconds"].sum() / 3600,
         "b5": _markdown(comparisons["b5"]),
         "b6": _markdown(comparisons["b6"]),
-        "masking": masking.to_markdown(index=False),
+        "masking": masking.to_markdown(index=False, disable_numparse=True),
+        "gains": tables.masking_gains(runs),
         "explained": [
             row | {"question": q.upper(), "text": explanations[f"{q}: {row['key']}"].strip()}
             for q, rows in comparisons.items() for row in rows if row["explain"]
@@ -112,7 +113,10 @@ def readme_context(folder: Path, reference_dir: Path) -> dict:
 
 def render_readme(folder: Path, reference_dir: Path) -> str:
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+        loader=jinja2.FileSystemLoader(str(folder)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
     )
     return environment.get_template("README.md.j2").render(**readme_context(folder, reference_dir))
 
@@ -120,7 +124,8 @@ def render_readme(folder: Path, reference_dir: Path) -> str:
 def readme_block(folder: Path, reference_dir: Path, link: str) -> str:
     """The project README's glance at B5: ours beside the reference."""
     context = readme_context(folder, reference_dir)
-    return f"{context['b5']}\n\nFrom [{link}]({link}) ({context['count']} runs, seed 1, 250 epochs); details there.\n"
+    seeds, epochs = ", ".join(map(str, context["seeds"])), ", ".join(map(str, context["epochs"]))
+    return f"{context['b5']}\n\nFrom [{link}]({link}) ({context['count']} runs, seed {seeds}, {epochs} epochs); details there.\n"
 
 
 def update_project_readme(readme: Path, folder: Path, reference_dir: Path) -> None:
@@ -165,7 +170,8 @@ def publish(folder: Path, *, results: Path, config: dict, command: str, snakemak
         "command": command,
         "note": note,
         "config": config,
-        "commit": report.git_commit(Path(__file__).parent),
+        # The checkout that ran the workflow (its results folder's), not this one.
+        "commit": report.git_commit(results.resolve().parent),
         "machine": _machine(),
         "started": times[0][0],
         "wall_seconds": sum(seconds for _, seconds in times),

@@ -445,20 +445,14 @@ def _part_b_context(runs, part_b: dict) -> dict:
     masking = tables.masking_models(runs)
     stuck = b5[(b5["level"] == "word") & (b5["architecture"] == "gru")]
     stuck = stuck[stuck["max_test_accuracy"] < _NEAR_CHANCE * _TEXT_CHANCE]
-    by_padding = masking.groupby(["variant", "padding"], sort=False)["max_test_accuracy"].mean().unstack()
-    gains = (by_padding["masked"] - by_padding["unmasked"]).dropna() if by_padding.shape[1] == 2 else pd.Series()
     return {
         "word_rnn_at_chance": {
             "runs": len(stuck),
+            "which": " and ".join(dict.fromkeys(stuck["dropout_label"])),
             "max": float(stuck["max_test_accuracy"].max()) if len(stuck) else None,
             "chance": _TEXT_CHANCE,
         },
-        "masking": {
-            "runs": len(masking),
-            "mean_gain": float(gains.mean()) if len(gains) else None,
-            "largest": (str(gains.idxmax()), float(gains.max())) if len(gains) else None,
-            "smallest": (str(gains.idxmin()), float(gains.min())) if len(gains) else None,
-        },
+        "masking": {"runs": len(masking)} | tables.masking_gains(runs),
         "curves_b": {
             "b14": curve_figures(models_b14, models_b14["model"]),
             "b5": curve_figures(models_b5, models_b5["model"] + " + dropout"),

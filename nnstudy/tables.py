@@ -89,7 +89,8 @@ def display(table: pd.DataFrame, identity: list[str], columns: dict[str, str], d
 def write(table: pd.DataFrame, paths: dict) -> None:
     """Write a table to the CSV, Markdown and HTML paths given (keys csv/md/html)."""
     table.to_csv(paths["csv"], index=False)
-    Path(paths["md"]).write_text(table.to_markdown(index=False, floatfmt=".4f") + "\n")
+    # The cells are text already ("0.8571 ± 0.0100", "+0.0143"): keep them as they are.
+    Path(paths["md"]).write_text(table.to_markdown(index=False, disable_numparse=True) + "\n")
     html = table.to_html(index=False, float_format="{:.4f}".format, classes="study-table", border=0)
     Path(paths["html"]).write_text(html + "\n")
 
@@ -220,6 +221,22 @@ def masking_models(frame: pd.DataFrame) -> pd.DataFrame:
     return runs.sort_values(["_order", "padding", "seed"], ascending=[True, False, True], kind="stable").drop(
         columns="_order"
     ).reset_index(drop=True)
+
+
+def masking_gains(frame: pd.DataFrame) -> dict:
+    """What masking adds to each word-level RNN's max test accuracy (mean over
+    seeds): {"mean", "largest", "smallest"}, the last two as (variant, gain);
+    None values without both paddings."""
+    by_padding = masking_models(frame).groupby(["variant", "padding"], sort=False)["max_test_accuracy"].mean()
+    by_padding = by_padding.unstack().reindex(columns=["unmasked", "masked"])
+    gains = (by_padding["masked"] - by_padding["unmasked"]).dropna()
+    if gains.empty:
+        return {"mean": None, "largest": None, "smallest": None}
+    return {
+        "mean": float(gains.mean()),
+        "largest": (str(gains.idxmax()), float(gains.max())),
+        "smallest": (str(gains.idxmin()), float(gains.min())),
+    }
 
 
 def masking_table(frame: pd.DataFrame) -> pd.DataFrame:

@@ -301,3 +301,15 @@ def test_report_after_smoke_run(smoke_run):
         names = archive.namelist()
     for name in ("all_runs.csv", "a2_heatmap.png", "b6_curves.png", "a4_reference.csv", "b_accuracy_time.png"):
         assert any(entry.endswith(f"/{name}") for entry in names), f"{name} not in report.zip"
+
+
+def test_a_word_rnn_at_chance_is_named_in_b5(study, monkeypatch):
+    """The quick preset's unmasked word RNN learns nothing in 10 epochs: B5 says so, naming the run."""
+    monkeypatch.chdir(study["root"])  # the curves' paths are relative, as in a job
+    runs = report.read_runs(study["root"] / "results/tables/all_runs.csv")
+    stuck = (runs["level"] == "word") & (runs["architecture"] == "gru") & (runs["dropout"] > 0) & (runs["mask_padding"] == False)  # noqa: E712
+    runs.loc[stuck, "max_test_accuracy"] = 0.08
+    note = report._part_b_context(runs, {"mask_padding": False})["word_rnn_at_chance"]
+    assert note["which"] == "with dropout" and note["max"] == 0.08
+    assert report._part_b_context(report.read_runs(study["root"] / "results/tables/all_runs.csv"),
+                                  {"mask_padding": False})["word_rnn_at_chance"]["runs"] == 0

@@ -1,0 +1,78 @@
+"""The published paper-scale study (docs/paper-results/): its CSV holds the runs
+the workflow plans at paper settings, and its README's numbers are the CSV's."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pandas as pd
+import pytest
+from conftest import REPO, copy_workflow, snakemake
+
+from nnstudy import publish, report
+from nnstudy.errors import StudyError
+
+PUBLISHED = REPO / "docs/paper-results"
+REFERENCE = REPO / "data/reference"
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return report.read_runs(PUBLISHED / "all_runs.csv")
+
+
+def test_published_runs_are_the_workflows_part_b_plan(runs, tmp_path):
+    workflow = copy_workflow(tmp_path / "workflow")
+    plan = snakemake(workflow, "-n", "--configfile", str(PUBLISHED / "config.yaml")).stdout
+    planned = set(re.findall(r"results/part_b/runs/([^/\s]+)/metrics\.json", plan))
+    assert set(runs["run"]) == planned and len(runs) == len(planned) == 21
+
+
+def test_published_runs_are_at_paper_settings(runs):
+    assert (runs["part"] == "B").all() and set(runs["seed"]) == {1}
+    assert (runs["epochs"] == 250).all() and (runs["epochs_run"] == 250).all()
+    assert (runs["train_size"] == 5600).all() and (runs["test_size"] == 700).all()
+    assert (runs["optimizer"] == "adam").all() and (runs["learning_rate"] == 0.01).all()
+    assert (runs["batch_size"] == 128).all()
+    masked = runs[runs["mask_padding"].astype(bool)]
+    assert len(masked) == 5 and (masked["level"] == "word").all() and (masked["architecture"] != "cnn").all()
+
+
+def test_readme_numbers_are_generated_from_the_csv():
+    assert (PUBLISHED / "README.md").read_text() == publish.render_readme(PUBLISHED, REFERENCE)
+
+
+def test_project_readme_shows_the_published_b5_table():
+    block = publish.README_BLOCK.search((REPO / "README.md").read_text())
+    assert block is not None
+    assert publish.readme_block(PUBLISHED, REFERENCE, "docs/paper-results/README.md") in block[0]
+
+
+def test_every_large_difference_needs_an_explanation(tmp_path):
+    folder = tmp_path / "published"
+    shutil.copytree(PUBLISHED, folder)
+    explained = [row["key"] for row in publish.readme_context(folder, REFERENCE)["explained"]]
+    assert explained, "the published run differs from the reference somewhere by more than 0.03"
+    (folder / "explanations.yaml").write_text("{}\n")
+    with pytest.raises(StudyError, match=f"explanations.yaml: no explanation for b.: {re.escape(explained[0])}"):
+        publish.render_readme(folder, REFERENCE)
+
+
+def test_wall_time_comes_from_the_snakemake_log(tmp_path):
+    log = tmp_path / "run.snakemake.log"
+    log.write_text("Building DAG of jobs...\n[Thu Nov 26 11:42:48 2026]\nlocalrule x:\n[Thu Nov 26 13:05:10 2026]\nFinished\n")
+    assert publish.run_times(log) == ("2026-11-26 11:42", 82 * 60 + 22)
+    log.write_text("no stamps\n")
+    with pytest.raises(StudyError, match="no time stamps"):
+        publish.run_times(log)
+
+
+def test_explanations_quote_the_published_numbers(runs):
+    """Every four-decimal accuracy an explanation quotes is one of the run's (or the reference's)."""
+    text = (PUBLISHED / "explanations.yaml").read_text()
+    reference = pd.concat([pd.read_csv(REFERENCE / f"{name}.csv") for name in ("part_b", "b6")])
+    known = {f"{value:.4f}" for frame in (runs, reference) for column in ("max_test_accuracy", "mean_test_accuracy")
+             for value in frame[column].dropna()}
+    quoted = re.findall(r"\b0\.\d{4}\b", text)
+    assert quoted and set(quoted) <= known
