@@ -80,7 +80,7 @@ def part_a_runs(part_a: dict, seeds: list[int], optimum: tuple[int, int] | None)
 def b5_runs(part_b: dict) -> list[dict]:
     """B1–B4 (char/word × CNN/GRU), each without and with dropout."""
     return [
-        dict(level=level, arch=arch, dropout=dropout)
+        {"level": level, "arch": arch, "dropout": dropout}
         for level in ("char", "word")
         for arch in ("cnn", "gru")
         for dropout in (0.0, part_b["dropout"])
@@ -93,10 +93,10 @@ def b6_runs(part_b: dict) -> list[dict]:
         variant | {"level": level}
         for level in ("char", "word")
         for variant in (
-            dict(arch="rnn"),
-            dict(arch="lstm"),
-            dict(arch="gru", layers=2),
-            dict(arch="gru", clip=part_b["clip_threshold"]),
+            {"arch": "rnn"},
+            {"arch": "lstm"},
+            {"arch": "gru", "layers": 2},
+            {"arch": "gru", "clip": part_b["clip_threshold"]},
         )
     ]
 
@@ -104,13 +104,13 @@ def b6_runs(part_b: dict) -> list[dict]:
 def masking_runs(part_b: dict) -> list[dict]:
     """The ablation: the five word-level RNNs of B4 and B6, unmasked and masked."""
     return [
-        dict(level="word", padding=padding) | variant
+        {"level": "word", "padding": padding} | variant
         for variant in (
-            dict(arch="gru"),
-            dict(arch="rnn"),
-            dict(arch="lstm"),
-            dict(arch="gru", layers=2),
-            dict(arch="gru", clip=part_b["clip_threshold"]),
+            {"arch": "gru"},
+            {"arch": "rnn"},
+            {"arch": "lstm"},
+            {"arch": "gru", "layers": 2},
+            {"arch": "gru", "clip": part_b["clip_threshold"]},
         )
         for padding in ("unmasked", "masked")
     ]

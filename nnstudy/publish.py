@@ -32,7 +32,7 @@ from nnstudy.errors import StudyError
 
 EXPLAIN_ABOVE = 0.03
 TABLES = ("b5_models", "b6_rnn_variants", "b_masking")
-README_BLOCK = re.compile(r"(<!-- paper-results:b5 -->\n).*?(<!-- /paper-results:b5 -->)", re.S)
+README_BLOCK = re.compile(r"(<!-- paper-results:b5 -->\n).*?(<!-- /paper-results:b5 -->)", re.DOTALL)
 
 
 def comparison_rows(question: str, runs: pd.DataFrame, reference_dir: Path, mask_padding: bool) -> list[dict]:
@@ -138,7 +138,7 @@ def update_project_readme(readme: Path, folder: Path, reference_dir: Path) -> No
 
 def run_times(snakemake_log: Path) -> tuple[str, float]:
     """Start date and wall time of a Snakemake run, from its log's time stamps."""
-    stamps = re.findall(r"^\[(\w{3} \w{3} +\d+ [\d:]{8} \d{4})\]$", snakemake_log.read_text(), re.M)
+    stamps = re.findall(r"^\[(\w{3} \w{3} +\d+ [\d:]{8} \d{4})\]$", snakemake_log.read_text(), re.MULTILINE)
     if not stamps:
         raise StudyError(f"{snakemake_log}: no time stamps (not a Snakemake log?)")
     times = [datetime.datetime.strptime(stamp, "%a %b %d %H:%M:%S %Y") for stamp in stamps]

@@ -27,7 +27,7 @@ from nnstudy.errors import StudyError
 # "[12:00:11] epoch 90/250  train loss 0.0012  acc 1.0000  test loss 2.1  acc 0.6614  (8.49 s)"
 _EPOCH_LINE = re.compile(r"epoch (\d+)/(\d+) .*test loss \S+\s+acc (\S+)\s+\((\S+) s\)")
 STALE_AFTER_SECONDS = 300
-_FAILURE = re.compile(r"^(\[[\d:]+\] error: |Traceback )", re.M)
+_FAILURE = re.compile(r"^(\[[\d:]+\] error: |Traceback )", re.MULTILINE)
 
 
 @dataclass
@@ -161,7 +161,7 @@ def study_status(workdir: Path, study: dict) -> tuple[list[RunStatus], list[str]
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "?"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 

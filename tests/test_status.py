@@ -46,8 +46,10 @@ def test_log_filter_drops_tensorflow_chatter_and_keeps_errors():
         b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n",
         b"I0000 00:00:1795693844.848787    8625 port.cc:153] oneDNN custom operations are on.\n",
         b"W0000 00:00:1795693844.848787    8625 gpu_device.cc:2344] Cannot dlopen some GPU libraries.\n",
-        b"E0000 00:00:1795693851.486681    8625 node_def_util.cc:682] NodeDef mentions attribute "
-        b"use_unbounded_threadpool which is not in the op definition: Op<name=MapDataset>\n",
+        (
+            b"E0000 00:00:1795693851.486681    8625 node_def_util.cc:682] NodeDef mentions attribute "
+            b"use_unbounded_threadpool which is not in the op definition: Op<name=MapDataset>\n"
+        ),
     ]
     kept = [
         b"[11:50:52] epoch 1/2  train loss 2.6386  acc 0.0625  test loss 2.6498  acc 0.0625  (3.04 s)\n",
