@@ -22,6 +22,7 @@ _HARMLESS_ERRORS = re.compile(
     rb"NodeDef mentions attribute \w+ which is not in the op definition"
     rb"|Unable to register cu(DNN|FFT|BLAS) factory"
     rb"|computation placer already registered"
+    rb"|oneDNN supports DT_\w+ only on platforms with"
 )
 
 

@@ -50,6 +50,10 @@ def test_log_filter_drops_tensorflow_chatter_and_keeps_errors():
             b"E0000 00:00:1795693851.486681    8625 node_def_util.cc:682] NodeDef mentions attribute "
             b"use_unbounded_threadpool which is not in the op definition: Op<name=MapDataset>\n"
         ),
+        (
+            b"E0000 00:00:1795701131.686231    2386 util.cc:131] oneDNN supports DT_BOOL only on platforms with "
+            b"AVX-512. Falling back to the default Eigen-based implementation if present.\n"
+        ),
     ]
     kept = [
         b"[11:50:52] epoch 1/2  train loss 2.6386  acc 0.0625  test loss 2.6498  acc 0.0625  (3.04 s)\n",
