@@ -55,9 +55,10 @@ def _resolved(schema: dict, definitions: dict) -> dict:
 
 
 def _coerce(value, schema: dict, definitions: dict):
-    """Values as the schema types them. `snakemake --config` hands list
-    items over as text ("seeds=[1, 2]" → [1, "2"]) and an empty value as
-    None ("cifar10_dir=" → None)."""
+    """Values as the schema types them. `snakemake --config` hands nested
+    values and list items over as text ("seeds=[1, 2]" → [1, "2"],
+    "training={tensorboard: true}" → "true") and an empty value as None
+    ("cifar10_dir=" → None)."""
     schema = _resolved(schema, definitions)
     for alternative in schema.get("oneOf", []):  # e.g. part_a.optimum: null or [c1, c2]
         alternative = _resolved(alternative, definitions)
@@ -65,9 +66,15 @@ def _coerce(value, schema: dict, definitions: dict):
             return _coerce(value, alternative, definitions)
     types = schema.get("type", [])
     types = [types] if isinstance(types, str) else types
-    if isinstance(value, str) and {"integer", "number"} & set(types) and "string" not in types:
+    if isinstance(value, str) and types and "string" not in types:
         parsed = yaml.safe_load(value)
-        return parsed if isinstance(parsed, (int, float)) and not isinstance(parsed, bool) else value
+        kinds = {"integer": int, "number": (int, float), "boolean": bool}
+        matches = any(
+            isinstance(parsed, kinds[kind]) and (kind == "boolean") == isinstance(parsed, bool)
+            for kind in types
+            if kind in kinds
+        )
+        return parsed if matches else value
     if value is None and "string" in types and "null" not in types:
         return ""
     if isinstance(value, list) and "items" in schema:
