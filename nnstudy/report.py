@@ -22,7 +22,7 @@ import jinja2
 import pandas as pd
 import yaml
 
-from nnstudy import metrics, tables
+from nnstudy import metrics, tables, text
 from nnstudy.errors import StudyError
 
 ACCURACY = ["max_test_accuracy", "mean_test_accuracy"]
@@ -430,10 +430,9 @@ def _part_a_context(runs, a1_pair, optimum, grid, feature_maps) -> dict:
     }
 
 
-# A run whose best epoch stays below this many times chance level (the
-# spec's 14 text classes) learnt nothing.
+# A run whose best epoch stays below this many times chance level learnt nothing.
 _NEAR_CHANCE = 1.5
-_TEXT_CHANCE = 1 / 14
+_TEXT_CHANCE = 1 / text.NUM_CLASSES
 
 
 def _part_b_context(runs, part_b: dict) -> dict:
