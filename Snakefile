@@ -2,7 +2,7 @@
 # text classifiers; tables, figures and one HTML report.
 from snakemake.utils import min_version
 
-min_version("9.0")
+min_version("9.20")
 
 
 configfile: "config.yaml"

@@ -76,7 +76,9 @@ def run_plain(model_name: str, args, data_dir: Path) -> dict:
         split = training.Split(*(arrays[key] for key in ("x_train", "y_train", "x_test", "y_test")))
         vocab_size = len(info["vocabulary"]) if level == "word" else info["char_vocabulary_size"]
         mask = study["part_b"]["mask_padding"]
-        model = models.text_classifier(level, architecture, info["num_classes"], vocab_size, info["length"], mask_padding=mask)
+        model = models.text_classifier(
+            level, architecture, info["num_classes"], vocab_size, info["length"], mask_padding=mask
+        )
         optimizer = models.optimizer(study["part_b"]["optimizer"], study["part_b"]["learning_rate"])
         batch_size = study["part_b"]["batch_size"]
     model.compile(
@@ -86,9 +88,16 @@ def run_plain(model_name: str, args, data_dir: Path) -> dict:
     )
     epoch_ends = []
     model.fit(
-        split.x_train, split.y_train, batch_size=batch_size, epochs=args.epochs, shuffle=True,
-        validation_data=(split.x_test, split.y_test), verbose=0,
-        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epoch_ends.append(time.perf_counter()))],
+        split.x_train,
+        split.y_train,
+        batch_size=batch_size,
+        epochs=args.epochs,
+        shuffle=True,
+        validation_data=(split.x_test, split.y_test),
+        verbose=0,
+        callbacks=[
+            keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epoch_ends.append(time.perf_counter()))
+        ],
     )
     return {"epoch_s": steady_epoch_seconds(epoch_ends)}
 
@@ -112,22 +121,55 @@ def run_engine(model_name: str, args, data_dir: Path) -> dict:
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        outputs = {name: str(scratch / file) for name, file in
-                   [("metrics", "metrics.json"), ("model", "model.keras"), ("costs", "costs.png"), ("accuracies", "accuracies.png")]}
+        outputs = {
+            name: str(scratch / file)
+            for name, file in [
+                ("metrics", "metrics.json"),
+                ("model", "model.keras"),
+                ("costs", "costs.png"),
+                ("accuracies", "accuracies.png"),
+            ]
+        }
         common = {"seed": 1, "outputs": outputs, "state_dir": scratch / "resume", "log": log}
         if model_name.startswith("cnn-"):
             c1, c2 = map(int, model_name.split("-")[1:])
-            settings = {key: study["part_a"][key] for key in ("batch_size", "learning_rate", "momentum", "train_limit", "test_limit")}
+            settings = {
+                key: study["part_a"][key]
+                for key in ("batch_size", "learning_rate", "momentum", "train_limit", "test_limit")
+            }
             inputs = {"train": args.cifar10_dir / "data_batch_1", "test": args.cifar10_dir / "test_batch_trim"}
-            experiments.train_cifar(c1=c1, c2=c2, optimizer="sgd", dropout=0.0, inputs=inputs,
-                                    settings=settings | engine | {"epochs": args.epochs}, **common)
+            experiments.train_cifar(
+                c1=c1,
+                c2=c2,
+                optimizer="sgd",
+                dropout=0.0,
+                inputs=inputs,
+                settings=settings | engine | {"epochs": args.epochs},
+                **common,
+            )
         else:
             level, architecture = model_name.split("-")
-            keys = ("batch_size", "learning_rate", "optimizer", "clip_mode", "mask_padding", "train_limit", "test_limit")
+            keys = (
+                "batch_size",
+                "learning_rate",
+                "optimizer",
+                "clip_mode",
+                "mask_padding",
+                "train_limit",
+                "test_limit",
+            )
             settings = {key: study["part_b"][key] for key in keys}
             inputs = {"ids": data_dir / f"{level}_ids.npz", "vocabulary": data_dir / "vocabulary.json"}
-            experiments.train_text(level=level, architecture=architecture, num_layers=1, dropout=0.0, clip=None,
-                                   inputs=inputs, settings=settings | engine | {"epochs": args.epochs}, **common)
+            experiments.train_text(
+                level=level,
+                architecture=architecture,
+                num_layers=1,
+                dropout=0.0,
+                clip=None,
+                inputs=inputs,
+                settings=settings | engine | {"epochs": args.epochs},
+                **common,
+            )
         device = json.loads(Path(outputs["metrics"]).read_text())["device"]
     return {"epoch_s": steady_epoch_seconds(epoch_ends), "device": f"{device['type']} {device['name']}"}
 
@@ -137,9 +179,17 @@ def prepare_text(data_dir: Path) -> None:
 
     text = paper_settings()["text"]
     experiments.prepare_text(
-        train_csv=REPO / text["train_csv"], test_csv=REPO / text["test_csv"], length=text["length"],
-        min_count=text["min_word_count"], max_vocabulary=text["max_vocabulary"], log=lambda message: None,
-        outputs={"char": data_dir / "char_ids.npz", "word": data_dir / "word_ids.npz", "vocabulary": data_dir / "vocabulary.json"},
+        train_csv=REPO / text["train_csv"],
+        test_csv=REPO / text["test_csv"],
+        length=text["length"],
+        min_count=text["min_word_count"],
+        max_vocabulary=text["max_vocabulary"],
+        log=lambda message: None,
+        outputs={
+            "char": data_dir / "char_ids.npz",
+            "word": data_dir / "word_ids.npz",
+            "vocabulary": data_dir / "vocabulary.json",
+        },
     )
 
 
@@ -147,15 +197,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["tensorflow", "jax"], default="tensorflow")
     parser.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"], default="float32")
-    parser.add_argument("--no-deterministic", dest="deterministic", action="store_false",
-                        help="the engine without deterministic ops (default: deterministic, as config.yaml)")
+    parser.add_argument(
+        "--no-deterministic",
+        dest="deterministic",
+        action="store_false",
+        help="the engine without deterministic ops (default: deterministic, as config.yaml)",
+    )
     parser.add_argument("--epochs", type=int, default=4, help="epochs per measurement (at least 3)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cifar10-dir", type=Path, default=CIFAR)
     parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
-    parser.add_argument("--repeats", type=int, default=2,
-                        help="plain and engine measured alternately this often; median and best are shown "
-                             "(on a shared machine the best is the least disturbed)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="plain and engine measured alternately this often; median and best are shown "
+        "(on a shared machine the best is the least disturbed)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--worker", nargs=3, metavar=("MODE", "MODEL", "DATA_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -169,9 +227,11 @@ def main() -> None:
         return
 
     forwarded = [arg for arg in sys.argv[1:] if arg not in ("--json", str(args.json))]
-    print(f"engine: backend {args.backend}, precision {args.precision}, deterministic {args.deterministic}; "
-          f"threads {args.threads}; seconds per epoch after the first of {args.epochs}; "
-          f"median and best of {args.repeats} alternating runs")
+    print(
+        f"engine: backend {args.backend}, precision {args.precision}, deterministic {args.deterministic}; "
+        f"threads {args.threads}; seconds per epoch after the first of {args.epochs}; "
+        f"median and best of {args.repeats} alternating runs"
+    )
     print(f"{'':12s} {'plain Keras':>16s} {'engine':>16s} {'engine/plain':>16s}")
     print(f"{'model':12s} {'median':>8s} {'best':>7s} {'median':>8s} {'best':>7s} {'median':>8s} {'best':>7s}")
     results = {}
@@ -183,28 +243,44 @@ def main() -> None:
                 for mode, runs in measured.items():
                     done = subprocess.run(
                         [sys.executable, __file__, *forwarded, "--worker", mode, model_name, data_dir],
-                        capture_output=True, text=True, check=False,
+                        capture_output=True,
+                        text=True,
+                        check=False,
                     )
                     if done.returncode != 0:
                         sys.exit(f"{mode} {model_name} failed:\n{done.stderr[-3000:]}")
                     runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
             runs = {mode: [run["epoch_s"] for run in measured[mode]] for mode in measured}
-            summary = {f"{mode}_{name}_s": pick(runs[mode]) for mode in runs for name, pick in
-                       (("median", statistics.median), ("best", min))}
+            summary = {
+                f"{mode}_{name}_s": pick(runs[mode])
+                for mode in runs
+                for name, pick in (("median", statistics.median), ("best", min))
+            }
             results[model_name] = summary | {
                 "ratio_median": summary["engine_median_s"] / summary["plain_median_s"],
                 "ratio_best": summary["engine_best_s"] / summary["plain_best_s"],
-                "plain_runs_s": runs["plain"], "engine_runs_s": runs["engine"],
+                "plain_runs_s": runs["plain"],
+                "engine_runs_s": runs["engine"],
                 "device": measured["engine"][0]["device"],
             }
             row = results[model_name]
-            print(f"{model_name:12s} {row['plain_median_s']:8.3f} {row['plain_best_s']:7.3f} "
-                  f"{row['engine_median_s']:8.3f} {row['engine_best_s']:7.3f} "
-                  f"{row['ratio_median']:8.2f} {row['ratio_best']:7.2f}", flush=True)
+            print(
+                f"{model_name:12s} {row['plain_median_s']:8.3f} {row['plain_best_s']:7.3f} "
+                f"{row['engine_median_s']:8.3f} {row['engine_best_s']:7.3f} "
+                f"{row['ratio_median']:8.2f} {row['ratio_best']:7.2f}",
+                flush=True,
+            )
     print(f"device: {next(iter(results.values()))['device']}")
     if args.json:
-        args.json.write_text(json.dumps({"settings": vars(args) | {"cifar10_dir": str(args.cifar10_dir), "json": None,
-                                                                   "worker": None}, "results": results}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "settings": vars(args) | {"cifar10_dir": str(args.cifar10_dir), "json": None, "worker": None},
+                    "results": results,
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

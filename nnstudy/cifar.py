@@ -26,7 +26,6 @@ import numpy as np
 
 from nnstudy.errors import DataError
 
-IMAGE_SHAPE = (32, 32, 3)
 NUM_CLASSES = 10
 TRAIN_FILE = "data_batch_1"
 TEST_FILE = "test_batch_trim"
@@ -179,16 +178,20 @@ def redact(url: str) -> str:
     except ValueError:
         return "(unparsable URL)"
     host = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit((
-        parts.scheme,
-        f"***@{host}" if "@" in parts.netloc else host,
-        parts.path,
-        "***" if parts.query else "",
-        "***" if parts.fragment else "",
-    ))
+    return urllib.parse.urlunsplit(
+        (
+            parts.scheme,
+            f"***@{host}" if "@" in parts.netloc else host,
+            parts.path,
+            "***" if parts.query else "",
+            "***" if parts.fragment else "",
+        )
+    )
 
 
-def download(url: str, md5: str, out_dir: Path, log=print, *, sha256: str = "", timeout: float = DOWNLOAD_TIMEOUT) -> None:
+def download(
+    url: str, md5: str, out_dir: Path, log=print, *, sha256: str = "", timeout: float = DOWNLOAD_TIMEOUT
+) -> None:
     """Fetch the official tarball, verify it and lay out the course files.
 
     Writes `data_batch_1`, `test_batch_trim` (first 2,000 test images) and

@@ -50,7 +50,10 @@ def visible_gpus() -> list[str]:
     try:
         listing = subprocess.run(
             ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=30, check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
         ).stdout
     except (subprocess.SubprocessError, OSError):
         return []
@@ -237,8 +240,10 @@ def _wait(
             )
         if now >= next_report:
             if next_report == started:
-                log(f"all {len(slots)} GPU slots in {lock_dir} are busy ({_holders(dir_fd, slots)}); "
-                    f"waiting up to {wait_minutes:g} min for one")
+                log(
+                    f"all {len(slots)} GPU slots in {lock_dir} are busy ({_holders(dir_fd, slots)}); "
+                    f"waiting up to {wait_minutes:g} min for one"
+                )
             else:
                 log(f"still waiting for a GPU slot after {(now - started) / 60:.0f} min ({_holders(dir_fd, slots)})")
             next_report = now + _REPORT_SECONDS

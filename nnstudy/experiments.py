@@ -110,8 +110,13 @@ def train_cifar(*, c1, c2, optimizer, dropout, seed, settings, inputs, outputs, 
         opt = models.optimizer(optimizer, settings["learning_rate"], settings["momentum"])
         return training.compile_model(models.cifar_cnn(c1, c2, dropout), opt)
 
-    run = {"run": Path(outputs["metrics"]).parent.name, "part": "A", "label": label,
-           "seed": seed, "hyperparameters": hyperparameters}
+    run = {
+        "run": Path(outputs["metrics"]).parent.name,
+        "part": "A",
+        "label": label,
+        "seed": seed,
+        "hyperparameters": hyperparameters,
+    }
     _train_and_record(build, split, run, settings, outputs, state_dir, log)
 
 
@@ -169,7 +174,9 @@ def prepare_text(*, train_csv, test_csv, length, min_count, max_vocabulary, outp
     )
 
 
-def train_text(*, level, architecture, num_layers, dropout, clip, seed, settings, inputs, outputs, state_dir, gpu=None, log=print):
+def train_text(
+    *, level, architecture, num_layers, dropout, clip, seed, settings, inputs, outputs, state_dir, gpu=None, log=print
+):
     runtime.prepare(settings["backend"], settings["threads"], settings["deterministic"], gpu, log)
     from nnstudy import models, training
 
@@ -177,8 +184,10 @@ def train_text(*, level, architecture, num_layers, dropout, clip, seed, settings
     info = json.loads(Path(inputs["vocabulary"]).read_text())
     train_limit, test_limit = settings["train_limit"], settings["test_limit"]
     split = training.Split(
-        arrays["x_train"][:train_limit], arrays["y_train"][:train_limit],
-        arrays["x_test"][:test_limit], arrays["y_test"][:test_limit],
+        arrays["x_train"][:train_limit],
+        arrays["y_train"][:train_limit],
+        arrays["x_test"][:test_limit],
+        arrays["y_test"][:test_limit],
     )
     vocab_size = len(info["vocabulary"]) if level == "word" else info["char_vocabulary_size"]
     clip_mode = settings["clip_mode"] if clip else None
@@ -208,12 +217,23 @@ def train_text(*, level, architecture, num_layers, dropout, clip, seed, settings
 
     def build():
         model = models.text_classifier(
-            level, architecture, info["num_classes"], vocab_size, info["length"], num_layers, dropout,
+            level,
+            architecture,
+            info["num_classes"],
+            vocab_size,
+            info["length"],
+            num_layers,
+            dropout,
             hyperparameters["mask_padding"],
         )
         opt = models.optimizer(settings["optimizer"], settings["learning_rate"], 0.0, clip_mode, clip)
         return training.compile_model(model, opt)
 
-    run = {"run": Path(outputs["metrics"]).parent.name, "part": "B", "label": label,
-           "seed": seed, "hyperparameters": hyperparameters}
+    run = {
+        "run": Path(outputs["metrics"]).parent.name,
+        "part": "B",
+        "label": label,
+        "seed": seed,
+        "hyperparameters": hyperparameters,
+    }
     _train_and_record(build, split, run, settings, outputs, state_dir, log)

@@ -41,8 +41,8 @@ def run(snakemake, job) -> None:
     except StudyError as err:
         log(f"error: {err}")
         print(f"error in rule {snakemake.rule}: {err}", file=terminal)
-    except Exception:
-        traceback.print_exc()  # into the log, where Snakemake shows it from
+    except Exception:  # noqa: BLE001  any other failure: its traceback goes into the log, where Snakemake shows it
+        traceback.print_exc()
     finally:
         # Close every end of the pipe so the filter sees its end and has
         # written the whole log before Snakemake reads it.

@@ -13,9 +13,6 @@ from keras import layers
 from nnstudy.text import CHAR_VOCAB_SIZE
 
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
-TEXT_LEVELS = ("char", "word")
-TEXT_ARCHITECTURES = ("cnn", "gru", "rnn", "lstm")
-CLIP_MODES = ("value", "norm", "global_norm")
 
 
 def cifar_cnn(c1: int = 50, c2: int = 60, dropout: float = 0.0) -> keras.Model:
@@ -50,9 +47,7 @@ def _text_input(level: str, vocab_size: int, length: int, mask_padding: bool):
     """
     ids = keras.Input((length,), dtype="int32", name="ids")
     if level == "char":
-        features = layers.CategoryEncoding(
-            CHAR_VOCAB_SIZE, output_mode="one_hot", name="one_hot"
-        )(ids)
+        features = layers.CategoryEncoding(CHAR_VOCAB_SIZE, output_mode="one_hot", name="one_hot")(ids)
     elif level == "word":
         features = layers.Embedding(vocab_size, 20, mask_zero=mask_padding, name="embedding")(ids)
     else:

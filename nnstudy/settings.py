@@ -40,9 +40,9 @@ def _with_defaults(validator_class, definitions: dict):
     types = validator_class.TYPE_CHECKER.redefine_many(
         {
             "integer": lambda _, value: isinstance(value, int) and not isinstance(value, bool),
-            "number": lambda _, value: isinstance(value, (int, float))
-            and not isinstance(value, bool)
-            and math.isfinite(value),
+            "number": lambda _, value: (
+                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            ),
         }
     )
     return jsonschema.validators.extend(validator_class, {"properties": properties}, type_checker=types)

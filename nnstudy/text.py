@@ -142,9 +142,7 @@ def _fit(ids: list[int], length: int) -> list[int]:
 
 def char_ids(texts, length: int = 100) -> np.ndarray:
     """UTF-8 byte ids, truncated / zero-padded to `length`."""
-    return np.array(
-        [_fit(list(text.encode("utf-8")), length) for text in texts], dtype=np.int32
-    )
+    return np.array([_fit(list(text.encode("utf-8")), length) for text in texts], dtype=np.int32)
 
 
 def tokenize(text: str) -> list[str]:

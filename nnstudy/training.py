@@ -22,8 +22,6 @@ from pathlib import Path
 import keras
 import numpy as np
 
-HISTORY_KEYS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
-
 # Evaluating the test set in large batches costs less per image; the metrics
 # are sample-weighted means, so the batch size does not change them.
 EVALUATION_BATCH_SIZE = 1024
@@ -83,7 +81,7 @@ class ResumeState:
             return self._discard("settings or data changed", log)
         try:
             model = keras.models.load_model(self.directory / model_file)
-        except Exception as err:  # a truncated or foreign file: Keras raises many kinds
+        except Exception as err:  # noqa: BLE001  a truncated or foreign file: Keras raises many kinds
             return self._discard(f"unreadable {model_file} ({type(err).__name__})", log)
         return model, history
 

@@ -23,29 +23,66 @@ def workflow(tmp_path_factory):
         ({"part_a": {"c1": -5}}, "config error: part_a.c1: -5 is less than the minimum of 1"),
         ({"part_a": {"optimizers": ["sgd", "nadam"]}}, "config error: part_a.optimizers.1: 'nadam' is not one of"),
         ({"part_b": {"clip_mode": "sideways"}}, "config error: part_b.clip_mode: 'sideways' is not one of"),
-        ({"part_a": {"dropout": 1.5}}, "config error: part_a.dropout: 1.5 is greater than or equal to the maximum of 1"),
+        (
+            {"part_a": {"dropout": 1.5}},
+            "config error: part_a.dropout: 1.5 is greater than or equal to the maximum of 1",
+        ),
         ({"preset": "fast"}, "config error: preset: 'fast' is not one of ['paper', 'quick', 'smoke']"),
         ({"seeds": []}, "config error: seeds: [] should be non-empty"),
         ({"part_a": {"grid": {"c1": [10, 10]}}}, "config error: part_a.grid.c1: [10, 10] has non-unique elements"),
-        ({"part_a": {"epoch": 3}}, "config error: part_a: Additional properties are not allowed ('epoch' was unexpected)"),
+        (
+            {"part_a": {"epoch": 3}},
+            "config error: part_a: Additional properties are not allowed ('epoch' was unexpected)",
+        ),
         ({"cifar10_dir": "/nonexistent"}, "config error: cifar10_dir: /nonexistent/data_batch_1 does not exist"),
         ({"text": {"train_csv": "missing.csv"}}, "config error: text.train_csv: missing.csv does not exist"),
-        ({"training": {"backend": "torch"}}, "config error: training.backend: 'torch' is not one of ['tensorflow', 'jax']"),
-        ({"training": {"backend": {"text_rnn": "pytorch"}}}, "config error: training.backend.text_rnn: 'pytorch' is not one of"),
-        ({"training": {"backend": {"rnn": "jax"}}}, "config error: training.backend: Additional properties are not allowed ('rnn' was unexpected)"),
-        ({"training": {"precision": "bf16"}}, "config error: training.precision: 'bf16' is not one of ['float32', 'mixed_bfloat16', 'mixed_float16']"),
-        ({"training": {"precision": {"cifar_cnn": "half"}}}, "config error: training.precision.cifar_cnn: 'half' is not one of"),
-        ({"training": {"checkpoint_seconds": -1}}, "config error: training.checkpoint_seconds: -1 is less than the minimum of 0"),
+        (
+            {"training": {"backend": "torch"}},
+            "config error: training.backend: 'torch' is not one of ['tensorflow', 'jax']",
+        ),
+        (
+            {"training": {"backend": {"text_rnn": "pytorch"}}},
+            "config error: training.backend.text_rnn: 'pytorch' is not one of",
+        ),
+        (
+            {"training": {"backend": {"rnn": "jax"}}},
+            "config error: training.backend: Additional properties are not allowed ('rnn' was unexpected)",
+        ),
+        (
+            {"training": {"precision": "bf16"}},
+            "config error: training.precision: 'bf16' is not one of ['float32', 'mixed_bfloat16', 'mixed_float16']",
+        ),
+        (
+            {"training": {"precision": {"cifar_cnn": "half"}}},
+            "config error: training.precision.cifar_cnn: 'half' is not one of",
+        ),
+        (
+            {"training": {"checkpoint_seconds": -1}},
+            "config error: training.checkpoint_seconds: -1 is less than the minimum of 0",
+        ),
         ({"part_a": {"epochs": 10.0}}, "config error: part_a.epochs: 10.0 is not of type 'integer'"),
         ({"part_b": {"learning_rate": float("nan")}}, "config error: part_b.learning_rate: nan is not a finite number"),
-        ({"part_b": {"clip_threshold": float("inf")}}, "config error: part_b.clip_threshold: inf is not a finite number"),
+        (
+            {"part_b": {"clip_threshold": float("inf")}},
+            "config error: part_b.clip_threshold: inf is not a finite number",
+        ),
         # A typo in a preset that is not chosen today is found today.
-        ({"presets": {"quick": {"part_a": {"epoch": 3}}}},
-         "config error: presets.quick.part_a: Additional properties are not allowed ('epoch' was unexpected)"),
-        ({"presets": {"smoke": {"part_a": {"epochs": 0}}}, "preset": "smoke"},
-         "config error: presets.smoke.part_a.epochs: 0 is less than the minimum of 1"),
-        ({"training": {"resume_dir": "."}}, "config error: training.resume_dir: '.' overlaps the workflow's results/ folder"),
-        ({"training": {"resume_dir": "results/resume"}}, "config error: training.resume_dir: 'results/resume' overlaps the workflow's results/ folder"),
+        (
+            {"presets": {"quick": {"part_a": {"epoch": 3}}}},
+            "config error: presets.quick.part_a: Additional properties are not allowed ('epoch' was unexpected)",
+        ),
+        (
+            {"presets": {"smoke": {"part_a": {"epochs": 0}}}, "preset": "smoke"},
+            "config error: presets.smoke.part_a.epochs: 0 is less than the minimum of 1",
+        ),
+        (
+            {"training": {"resume_dir": "."}},
+            "config error: training.resume_dir: '.' overlaps the workflow's results/ folder",
+        ),
+        (
+            {"training": {"resume_dir": "results/resume"}},
+            "config error: training.resume_dir: 'results/resume' overlaps the workflow's results/ folder",
+        ),
     ],
 )
 def test_invalid_config_is_one_clear_line(workflow, tmp_path, override, message):
@@ -70,7 +107,9 @@ def test_command_line_values_are_typed_like_the_config(workflow):
     assert re.search(r"^train_cifar\s+50$", result.stdout, re.M)
     result = snakemake(workflow, "-n", "--config", "preset=smoke", "cifar10_dir=")
     assert re.search(r"^download_cifar10\s+1$", result.stdout, re.M)
-    result = snakemake(workflow, "-n", "--config", "preset=smoke", f"cifar10_dir={CIFAR_DIR}", "part_a={optimum: [10, 20]}")
+    result = snakemake(
+        workflow, "-n", "--config", "preset=smoke", f"cifar10_dir={CIFAR_DIR}", "part_a={optimum: [10, 20]}"
+    )
     assert "config error" not in result.stderr and re.search(r"^select_optimum\s+1$", result.stdout, re.M)
 
 

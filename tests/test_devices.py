@@ -4,11 +4,13 @@ import multiprocessing
 import os
 import stat
 import time
+import types
 from pathlib import Path
 
 import pytest
+import yaml
 
-from nnstudy import devices
+from nnstudy import devices, jobs, settings
 from nnstudy.errors import StudyError
 
 
@@ -97,6 +99,31 @@ def test_no_gpu_means_cpu_and_no_variable(tmp_path, monkeypatch):
     assert "CUDA_VISIBLE_DEVICES" not in os.environ
 
 
+class _Files(dict):
+    """A job's input or output files: names as attributes, like Snakemake's."""
+
+    __getattr__ = dict.__getitem__
+
+
+def test_a_presets_gpu_settings_reach_the_training_job():
+    """GPU placement comes from the config with its preset applied, not the raw config."""
+    config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+    config["preset"] = "quick"
+    config["presets"]["quick"]["training"] = {"gpu": {"jobs_per_gpu": 2, "wait_minutes": 5}, "checkpoint_seconds": 7}
+    settings.resolve(config)  # as rules/common.smk does: validates and fills defaults in place
+    job = types.SimpleNamespace(
+        config=config,
+        threads=1,
+        input=_Files(train="data_batch_1"),
+        output=_Files(metrics="results/part_a/runs/run-1/metrics.json"),
+        params=types.SimpleNamespace(settings={"epochs": 10}, state_dir="resume/run-1"),
+    )
+    arguments = jobs.training_arguments(job, log=print)
+    assert arguments["gpu"] == {"jobs_per_gpu": 2, "lock_dir": "", "wait_minutes": 5}
+    assert arguments["settings"]["checkpoint_seconds"] == 7
+    assert config["training"]["gpu"]["jobs_per_gpu"] == 4  # the job's own config is left as it was
+
+
 def start_holder(lock_dir, gpus=("0",)):
     """A process that holds the first free slot for a minute; returns it once the slot is taken."""
     context = multiprocessing.get_context("spawn")
@@ -122,7 +149,10 @@ def test_a_new_lock_dir_and_its_files_are_private(tmp_path):
     assert devices.acquire(["0", "1"], lock_dir, 2, poll_seconds=0.02, log=lambda m: None) == "0"
     assert stat.S_IMODE(lock_dir.stat().st_mode) == 0o700
     assert sorted(path.name for path in lock_dir.iterdir()) == [
-        "gpu0-slot0.lock", "gpu0-slot1.lock", "gpu1-slot0.lock", "gpu1-slot1.lock",
+        "gpu0-slot0.lock",
+        "gpu0-slot1.lock",
+        "gpu1-slot0.lock",
+        "gpu1-slot1.lock",
     ]
     assert {stat.S_IMODE(path.stat().st_mode) for path in lock_dir.iterdir()} == {0o600}
     assert (lock_dir / "gpu0-slot0.lock").read_text() == f"{os.getpid()}\n"
@@ -134,12 +164,21 @@ def test_a_new_lock_dir_and_its_files_are_private(tmp_path):
     [
         ("file/locks", lambda t: (t / "file").write_text(""), "file/locks is not usable: {tmp}/file is not a folder"),
         ("x", lambda t: (t / "x").write_text(""), "x is not usable: {tmp}/x is not a folder"),
-        ("x", lambda t: (t / "real").mkdir(mode=0o700) or (t / "x").symlink_to(t / "real"),
-         "x is a symbolic link; set training.gpu.lock_dir to a real folder"),
-        ("x", lambda t: (t / "x").mkdir(mode=0o700) or os.chown(t / "x", 12345, 12345),
-         "x belongs to uid 12345, not to you (uid {uid}); set training.gpu.lock_dir elsewhere"),
-        ("x", lambda t: (t / "x").mkdir() or (t / "x").chmod(0o777),
-         "x is writable by other users (mode 777); chmod go-w it"),
+        (
+            "x",
+            lambda t: (t / "real").mkdir(mode=0o700) or (t / "x").symlink_to(t / "real"),
+            "x is a symbolic link; set training.gpu.lock_dir to a real folder",
+        ),
+        (
+            "x",
+            lambda t: (t / "x").mkdir(mode=0o700) or os.chown(t / "x", 12345, 12345),
+            "x belongs to uid 12345, not to you (uid {uid}); set training.gpu.lock_dir elsewhere",
+        ),
+        (
+            "x",
+            lambda t: (t / "x").mkdir() or (t / "x").chmod(0o777),
+            "x is writable by other users (mode 777); chmod go-w it",
+        ),
     ],
     ids=["parent-is-a-file", "is-a-file", "symlink", "other-owner", "world-writable"],
 )

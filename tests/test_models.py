@@ -39,7 +39,12 @@ TEXT_CONFIGURATIONS = [
 ] + [
     dict(level=level, **variant)
     for level in ("char", "word")
-    for variant in (dict(architecture="rnn"), dict(architecture="lstm"), dict(architecture="gru", num_layers=2), dict(architecture="gru", clip=2.0))
+    for variant in (
+        dict(architecture="rnn"),
+        dict(architecture="lstm"),
+        dict(architecture="gru", num_layers=2),
+        dict(architecture="gru", clip=2.0),
+    )
 ]
 
 
@@ -73,7 +78,9 @@ def test_text_models_build_and_train_a_step(config):
     assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
 
 
-@pytest.mark.parametrize("mode, key", [("value", "clipvalue"), ("norm", "clipnorm"), ("global_norm", "global_clipnorm")])
+@pytest.mark.parametrize(
+    "mode, key", [("value", "clipvalue"), ("norm", "clipnorm"), ("global_norm", "global_clipnorm")]
+)
 def test_clipping_modes(mode, key):
     optimizer = models.optimizer("adam", 0.01, clip_mode=mode, clip_threshold=2.0)
     assert getattr(optimizer, key) == 2.0
@@ -97,7 +104,9 @@ def test_masked_word_rnn_ignores_padding():
     )
     unmasked = models.text_classifier("word", "gru", 14, vocab_size=50, length=100)
     unmasked.set_weights(padded.get_weights())
-    assert not np.allclose(unmasked.predict(np.pad(words, ((0, 0), (0, 97))), verbose=0), short.predict(words, verbose=0))
+    assert not np.allclose(
+        unmasked.predict(np.pad(words, ((0, 0), (0, 97))), verbose=0), short.predict(words, verbose=0)
+    )
 
 
 def test_masking_leaves_cnns_and_characters_alone():

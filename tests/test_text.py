@@ -14,13 +14,13 @@ def write(path, content):
 
 
 def test_csv_tolerates_trailing_columns_and_rejoins_commas(tmp_path):
-    path = write(
-        tmp_path / "train.csv",
-        '3, Paris, the capital of France, is large.,,,,\n'
-        '7," Quoted, with a comma",,\n'
-        "\n"
-        "14, Plain paragraph.\n",
-    )
+    lines = [
+        "3, Paris, the capital of France, is large.,,,,",
+        '7," Quoted, with a comma",,',
+        "",
+        "14, Plain paragraph.",
+    ]
+    path = write(tmp_path / "train.csv", "\n".join(lines) + "\n")
     documents = text.read_csv(path)
     assert documents.labels == [3, 7, 14]
     assert documents.texts == ["Paris, the capital of France, is large.", "Quoted, with a comma", "Plain paragraph."]
@@ -112,7 +112,10 @@ def test_unbalanced_quote_is_an_error_on_its_line(tmp_path):
 
 def test_text_after_a_closing_quote_is_an_error(tmp_path):
     path = write(tmp_path / "train.csv", '1, First.\n2,"Quoted" then more\n')
-    assert error_line(text.read_csv, path) == f"""{path}:2: unbalanced or misplaced double quote (',' expected after '"')"""
+    assert (
+        error_line(text.read_csv, path)
+        == f"""{path}:2: unbalanced or misplaced double quote (',' expected after '"')"""
+    )
 
 
 def test_byte_order_mark_is_read(tmp_path):
@@ -184,8 +187,18 @@ def test_bad_csv_fails_prepare_text_with_one_line(tmp_path):
     bad = write(tmp_path / "train.csv", '1, First.,,\n2,"Opened, never closed.,,\n3, Third.,,\n')
     config = write(tmp_path / "text.yaml", f"text: {{train_csv: {bad}, test_csv: data/text/test_medium.csv}}\n")
     target = "results/part_b/data/vocabulary.json"
-    result = snakemake(workflow, "--cores", "1", target, "--configfile", str(config), "--config", "preset=smoke",
-                       check=False, timeout=300)
+    result = snakemake(
+        workflow,
+        "--cores",
+        "1",
+        target,
+        "--configfile",
+        str(config),
+        "--config",
+        "preset=smoke",
+        check=False,
+        timeout=300,
+    )
     assert result.returncode != 0
     error = f"error in rule prepare_text: {bad}:2: unbalanced or misplaced double quote (unexpected end of data)"
     assert error in result.stderr.splitlines()

@@ -23,8 +23,13 @@ def run(tmp_path, name, epochs, dropout=0.0, optimizer="adam", logs=None, checkp
         return training.compile_model(models.cifar_cnn(10, 20, dropout), models.optimizer(optimizer, 0.001))
 
     _, history = training.fit(
-        build, small_split(), epochs=epochs, batch_size=16, seed=3,
-        state_dir=tmp_path / name, fingerprint={"dropout": dropout, "optimizer": optimizer},
+        build,
+        small_split(),
+        epochs=epochs,
+        batch_size=16,
+        seed=3,
+        state_dir=tmp_path / name,
+        fingerprint={"dropout": dropout, "optimizer": optimizer},
         checkpoint_seconds=checkpoint_seconds,
         log=log or (logs.append if logs is not None else lambda message: None),
     )
@@ -32,7 +37,8 @@ def run(tmp_path, name, epochs, dropout=0.0, optimizer="adam", logs=None, checkp
 
 
 def curves(history):
-    return [[entry[key] for key in training.HISTORY_KEYS] for entry in history]
+    keys = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+    return [[entry[key] for key in keys] for entry in history]
 
 
 def test_same_seed_same_metrics(tmp_path):
@@ -114,10 +120,18 @@ def test_state_of_other_data_of_the_same_size_is_discarded(tmp_path):
         return training.compile_model(models.cifar_cnn(10, 20), models.optimizer("adam", 0.001))
 
     _, history = training.fit(
-        build, small_split(seed=1), epochs=2, batch_size=16, seed=3, state_dir=tmp_path / "state",
-        fingerprint={"dropout": 0.0, "optimizer": "adam"}, log=logs.append,
+        build,
+        small_split(seed=1),
+        epochs=2,
+        batch_size=16,
+        seed=3,
+        state_dir=tmp_path / "state",
+        fingerprint={"dropout": 0.0, "optimizer": "adam"},
+        log=logs.append,
     )
-    assert logs[0] == f"discarding resume state in {tmp_path / 'state'}: settings or data changed; starting from epoch 1"
+    assert (
+        logs[0] == f"discarding resume state in {tmp_path / 'state'}: settings or data changed; starting from epoch 1"
+    )
     assert [entry["epoch"] for entry in history] == [1, 2]
 
 
