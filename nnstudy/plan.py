@@ -1,16 +1,24 @@
-"""The study's training runs, from the resolved config: where each run's files
-live and which runs each question needs. rules/common.smk builds its targets
-from these, and `nnstudy status` reads the same list, so both always agree."""
+"""The study's training runs: where each run's files live, and the runs of
+every question of nnstudy.questions, resolved against the config.
+
+rules/common.smk builds its targets and the results jobs' inputs from these,
+`nnstudy status` reads the same list, and nnstudy.analysis picks a question's
+rows by the run names made here, so all of them always agree.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-PART_A_RUN = "results/part_a/runs/c1-{c1}_c2-{c2}_{optimizer}_dropout-{dropout}_seed-{seed}"
-PART_B_RUN = (
-    "results/part_b/runs/{level}-{arch}_layers-{layers}_dropout-{dropout}_clip-{clip}_padding-{padding}_seed-{seed}"
-)
+from nnstudy import questions
+
+# A run folder is its model's name plus the seed; the model's name alone is
+# what a question's rows are matched by (nnstudy.analysis.runs).
+PART_A_MODEL = "c1-{c1}_c2-{c2}_{optimizer}_dropout-{dropout}"
+PART_B_MODEL = "{level}-{arch}_layers-{layers}_dropout-{dropout}_clip-{clip}_padding-{padding}"
+PART_A_RUN = f"results/part_a/runs/{PART_A_MODEL}_seed-{{seed}}"
+PART_B_RUN = f"results/part_b/runs/{PART_B_MODEL}_seed-{{seed}}"
 OPTIMUM_FILE = "results/part_a/optimum.json"
 
 
@@ -39,16 +47,16 @@ def part_b_run(level, arch, layers=1, dropout=0.0, clip=None, padding="unmasked"
     )
 
 
+def model_name(run: str) -> str:
+    """A run's folder name without its seed: the model it trains."""
+    return Path(run).name.rsplit("_seed-", 1)[0]
+
+
 # ---- Part A ------------------------------------------------------------------------
 
 
 def grid_pairs(part_a: dict) -> list[tuple[int, int]]:
     return [(c1, c2) for c1 in part_a["grid"]["c1"] for c2 in part_a["grid"]["c2"]]
-
-
-def a3_variants(part_a: dict) -> list[tuple[str, float]]:
-    """(optimizer, dropout) of A3 a–c (optimizers) and d (SGD + dropout)."""
-    return [(name, 0.0) for name in part_a["optimizers"]] + [("sgd", part_a["dropout"])]
 
 
 def pinned_or_chosen_optimum(part_a: dict, workdir: Path = Path(".")) -> tuple[int, int] | None:
@@ -63,83 +71,76 @@ def pinned_or_chosen_optimum(part_a: dict, workdir: Path = Path(".")) -> tuple[i
         return None
 
 
-def part_a_runs(part_a: dict, seeds: list[int], optimum: tuple[int, int] | None) -> list[str]:
-    """The grid, A1 and (with a known optimum) A3, each run once."""
-    pairs = [*grid_pairs(part_a), (part_a["c1"], part_a["c2"])]
-    runs = [part_a_run(c1, c2, seed=seed) for c1, c2 in pairs for seed in seeds]
-    if optimum is not None:
-        c1, c2 = optimum
-        runs += [part_a_run(c1, c2, seed=seed) for seed in seeds]
-        runs += [part_a_run(c1, c2, o, d, seed=seed) for o, d in a3_variants(part_a) for seed in seeds]
+def _pairs(pair: str, part_a: dict, optimum) -> list[tuple[int, int]]:
+    """The (c1, c2) pairs a Part A model's `pair` setting stands for."""
+    if pair == "a1":
+        return [(part_a["c1"], part_a["c2"])]
+    if pair == "grid":
+        return grid_pairs(part_a)
+    return [tuple(optimum)] if optimum is not None else []
+
+
+# ---- every question ----------------------------------------------------------------
+
+
+def entry_runs(part: str, settings: dict, config: dict, optimum=None, seed="{seed}") -> list[str]:
+    """The run folders of one entry of a question for one seed (the default
+    leaves "{seed}" in the name); `config` is the part's. A Part A entry at the
+    optimum has none while the optimum is unknown; a Part B entry without a
+    padding setting (B5, B6) takes the study's (part_b.mask_padding)."""
+    if part == "part_a":
+        extra = {key: value for key, value in settings.items() if key != "pair"}
+        return [part_a_run(c1, c2, **extra, seed=seed) for c1, c2 in _pairs(settings["pair"], config, optimum)]
+    padding = "masked" if config["mask_padding"] else "unmasked"
+    return [part_b_run(**({"padding": padding} | settings), seed=seed)]
+
+
+def question_models(key: str, config: dict, optimum=None) -> list[tuple[questions.Entry, list[str]]]:
+    """Each entry of a question with the model names (run folders without the
+    seed) of its runs; `config` is the question's part's."""
+    part = questions.QUESTIONS[key].part
+    return [
+        (entry, [model_name(run) for run in entry_runs(part, entry.settings, config, optimum)])
+        for entry in questions.entries(key, config)
+    ]
+
+
+def needs_optimum(key: str, config: dict) -> bool:
+    """Whether some of a question's runs are at A2's optimum (they wait for the grid)."""
+    return any(entry.settings.get("pair") == "optimum" for entry in questions.entries(key, config))
+
+
+def question_runs(key: str, study: dict, optimum=None) -> list[str]:
+    """Every run folder of a question, each once (all seeds)."""
+    part = questions.QUESTIONS[key].part
+    runs = [
+        run
+        for entry in questions.entries(key, study[part])
+        for seed in study["seeds"]
+        for run in entry_runs(part, entry.settings, study[part], optimum, seed)
+    ]
     return list(dict.fromkeys(runs))
 
 
-# ---- Part B ------------------------------------------------------------------------
-
-
-def b5_runs(part_b: dict) -> list[dict]:
-    """B1–B4 (char/word × CNN/GRU), each without and with dropout."""
-    return [
-        {"level": level, "arch": arch, "dropout": dropout}
-        for level in ("char", "word")
-        for arch in ("cnn", "gru")
-        for dropout in (0.0, part_b["dropout"])
+def training_runs(study: dict, optimum=None) -> list[str]:
+    """Every run of the chosen parts' questions, each once: the grid, A1 and
+    (with a known optimum) A3 and A4; B5, B6 and the masking ablation."""
+    runs = [
+        run
+        for key, question in questions.QUESTIONS.items()
+        if question.part in study["parts"]
+        for run in question_runs(key, study, optimum)
     ]
-
-
-def b6_runs(part_b: dict) -> list[dict]:
-    """B6 for the char and word GRU: vanilla RNN, LSTM, 2 layers, clipping."""
-    return [
-        variant | {"level": level}
-        for level in ("char", "word")
-        for variant in (
-            {"arch": "rnn"},
-            {"arch": "lstm"},
-            {"arch": "gru", "layers": 2},
-            {"arch": "gru", "clip": part_b["clip_threshold"]},
-        )
-    ]
-
-
-def masking_runs(part_b: dict) -> list[dict]:
-    """The ablation: the five word-level RNNs of B4 and B6, unmasked and masked."""
-    return [
-        {"level": "word", "padding": padding} | variant
-        for variant in (
-            {"arch": "gru"},
-            {"arch": "rnn"},
-            {"arch": "lstm"},
-            {"arch": "gru", "layers": 2},
-            {"arch": "gru", "clip": part_b["clip_threshold"]},
-        )
-        for padding in ("unmasked", "masked")
-    ]
-
-
-def study_padding(part_b: dict) -> str:
-    return "masked" if part_b["mask_padding"] else "unmasked"
-
-
-def part_b_folders(runs: list[dict], part_b: dict, seeds: list[int]) -> list[str]:
-    padding = study_padding(part_b)
-    return [part_b_run(**({"padding": padding} | run), seed=seed) for run in runs for seed in seeds]
-
-
-def part_b_runs(part_b: dict, seeds: list[int]) -> list[str]:
-    """B5, B6 and the masking ablation, each run once."""
-    runs = b5_runs(part_b) + b6_runs(part_b) + masking_runs(part_b)
-    return list(dict.fromkeys(part_b_folders(runs, part_b, seeds)))
+    return list(dict.fromkeys(runs))
 
 
 def study_runs(study: dict, workdir: Path = Path(".")) -> tuple[list[str], list[str]]:
     """(run folders of the chosen parts, names of runs not yet known): A3's
     four variants wait for the grid's optimum unless it is pinned."""
-    runs, pending = [], []
-    if "part_a" in study["parts"]:
-        optimum = pinned_or_chosen_optimum(study["part_a"], workdir)
-        runs += part_a_runs(study["part_a"], study["seeds"], optimum)
-        if optimum is None:
-            pending += [f"A3 {o}{' + dropout' if d else ''}" for o, d in a3_variants(study["part_a"])]
-    if "part_b" in study["parts"]:
-        runs += part_b_runs(study["part_b"], study["seeds"])
-    return runs, pending
+    optimum = pinned_or_chosen_optimum(study["part_a"], workdir) if "part_a" in study["parts"] else None
+    pending = []
+    if "part_a" in study["parts"] and optimum is None:
+        for entry in questions.entries("a3", study["part_a"]):
+            optimizer, dropout = entry.settings.get("optimizer", "sgd"), entry.settings.get("dropout", 0)
+            pending.append(f"A3 {optimizer}{' + dropout' if dropout else ''}")
+    return training_runs(study, optimum), pending

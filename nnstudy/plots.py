@@ -1,4 +1,9 @@
-"""Figures: learning curves and feature maps, in one consistent style."""
+"""The plots of one run, drawn by its training job: learning curves
+(costs.png, accuracies.png in the run folder) and A1b's feature maps.
+
+Importing this module sets the seaborn theme that nnstudy.analysis.figures,
+the figures over many runs, shares.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
 sns.set_theme(context="notebook", style="whitegrid")
 

@@ -27,19 +27,25 @@ import jinja2
 import pandas as pd
 import yaml
 
-from nnstudy import report, tables
+from nnstudy import questions
+from nnstudy.analysis import reference, tables
+from nnstudy.analysis import runs as study_runs
 from nnstudy.errors import StudyError
+from nnstudy.report.provenance import git_commit
 
 EXPLAIN_ABOVE = 0.03
 TABLES = ("b5_models", "b6_rnn_variants", "b_masking")
 README_BLOCK = re.compile(r"(<!-- paper-results:b5 -->\n).*?(<!-- /paper-results:b5 -->)", re.DOTALL)
 
 
-def comparison_rows(question: str, runs: pd.DataFrame, reference_dir: Path, mask_padding: bool) -> list[dict]:
-    """Ours beside the reference for B5 or B6, one dict per row, with a `key`
-    ("Word CNN, without dropout") that explanations.yaml refers to."""
-    table = report.reference_comparison(
-        question, report.question_runs(question, runs, mask_padding=mask_padding), report.read_reference(reference_dir)
+def comparison_rows(question: str, runs: pd.DataFrame, reference_dir: Path, config: dict) -> list[dict]:
+    """Ours beside the reference for B5 or B6 (config: part_b), one dict per
+    row, with a `key` ("Word CNN, without dropout") that explanations.yaml refers to."""
+    table = reference.reference_comparison(
+        question,
+        study_runs.question_runs(question, runs, config),
+        reference.read_reference(questions.reference_files(question, reference_dir)),
+        config,
     )
     names = {"b5": ("model", "dropout_label"), "b6": ("level", "variant")}[question]
     rows = []
@@ -77,16 +83,16 @@ def _number(value, sign=False) -> str:
 
 def readme_context(folder: Path, reference_dir: Path) -> dict:
     """What README.md.j2 shows, from the folder's all_runs.csv and publication.json."""
-    runs = report.read_runs(folder / "all_runs.csv")
+    runs = study_runs.read_all_runs(folder / "all_runs.csv")
     publication = json.loads((folder / "publication.json").read_text())
-    mask_padding = bool(publication["config"]["part_b"]["mask_padding"])
+    part_b = publication["config"]["part_b"]
     explanations = yaml.safe_load((folder / "explanations.yaml").read_text()) or {}
-    comparisons = {q: comparison_rows(q, runs, reference_dir, mask_padding) for q in ("b5", "b6")}
+    comparisons = {q: comparison_rows(q, runs, reference_dir, part_b) for q in ("b5", "b6")}
     missing = [f"{q}: {row['key']}" for q, rows in comparisons.items() for row in rows
                if row["explain"] and f"{q}: {row['key']}" not in explanations]
     if missing:
         raise StudyError(f"{folder / 'explanations.yaml'}: no explanation for {'; '.join(missing)}")
-    masking = tables.masking_table(runs)
+    masking = study_runs.question_runs("masking", runs, part_b)
     engines = runs.groupby(["architecture", "backend", "precision"]).size().reset_index(name="runs")
     return {
         "runs": runs,
@@ -101,8 +107,8 @@ def readme_context(folder: Path, reference_dir: Path) -> dict:
         "job_hours": runs["job_seconds"].sum() / 3600,
         "b5": _markdown(comparisons["b5"]),
         "b6": _markdown(comparisons["b6"]),
-        "masking": masking.to_markdown(index=False, disable_numparse=True),
-        "gains": tables.masking_gains(runs),
+        "masking": tables.masking_table(masking).to_markdown(index=False, disable_numparse=True),
+        "gains": tables.masking_gains(masking),
         "explained": [
             row | {"question": q.upper(), "text": explanations[f"{q}: {row['key']}"].strip()}
             for q, rows in comparisons.items() for row in rows if row["explain"]
@@ -125,7 +131,8 @@ def readme_block(folder: Path, reference_dir: Path, link: str) -> str:
     """The project README's glance at B5: ours beside the reference."""
     context = readme_context(folder, reference_dir)
     seeds, epochs = ", ".join(map(str, context["seeds"])), ", ".join(map(str, context["epochs"]))
-    return f"{context['b5']}\n\nFrom [{link}]({link}) ({context['count']} runs, seed {seeds}, {epochs} epochs); details there.\n"
+    source = f"From [{link}]({link}) ({context['count']} runs, seed {seeds}, {epochs} epochs); details there."
+    return f"{context['b5']}\n\n{source}\n"
 
 
 def update_project_readme(readme: Path, folder: Path, reference_dir: Path) -> None:
@@ -171,7 +178,7 @@ def publish(folder: Path, *, results: Path, config: dict, command: str, snakemak
         "note": note,
         "config": config,
         # The checkout that ran the workflow (its results folder's), not this one.
-        "commit": report.git_commit(results.resolve().parent),
+        "commit": git_commit(results.resolve().parent),
         "machine": _machine(),
         "started": times[0][0],
         "wall_seconds": sum(seconds for _, seconds in times),
@@ -199,11 +206,13 @@ def main(argv=None) -> None:
         from nnstudy import settings
 
         # As Snakemake reads `--configfile`: laid over config.yaml.
-        config = settings.merge(yaml.safe_load(Path("config.yaml").read_text()), yaml.safe_load(args.configfile.read_text()))
-        config = settings.resolve(config)
-        publish(args.folder, results=args.results, config=config, command=args.command,
-                snakemake_logs=args.snakemake_log, reference_dir=args.reference, readme=Path(args.readme) if args.readme else None,
-                note=args.note)
+        base = yaml.safe_load(Path("config.yaml").read_text())
+        config = settings.resolve(settings.merge(base, yaml.safe_load(args.configfile.read_text())))
+        publish(
+            args.folder, results=args.results, config=config, command=args.command,
+            snakemake_logs=args.snakemake_log, reference_dir=args.reference,
+            readme=Path(args.readme) if args.readme else None, note=args.note,
+        )  # fmt: skip
     except (StudyError, OSError) as err:
         sys.exit(f"error: {err}")
     print(f"published {args.folder}")

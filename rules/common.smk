@@ -12,7 +12,7 @@ os.environ.update(
     )
 )
 
-from nnstudy import plan, settings
+from nnstudy import plan, questions, settings
 from nnstudy.errors import StudyError
 
 try:
@@ -92,42 +92,11 @@ def part_a_settings():
     return {key: PART_A[key] for key in keys} | engine_settings("cifar_cnn")
 
 
-def grid_metrics(wildcards=None):
-    return [
-        f"{part_a_run(c1, c2, seed=seed)}/metrics.json"
-        for c1 in PART_A["grid"]["c1"]
-        for c2 in PART_A["grid"]["c2"]
-        for seed in SEEDS
-    ]
-
-
-def a1_metrics(wildcards=None):
-    return [
-        f"{part_a_run(PART_A['c1'], PART_A['c2'], seed=seed)}/metrics.json"
-        for seed in SEEDS
-    ]
-
-
 def optimum_pair():
     """The A3 pair: pinned in config, else the checkpoint's pick from the grid."""
     with open(checkpoints.select_optimum.get().output[0]) as handle:
         chosen = json.load(handle)
     return chosen["c1"], chosen["c2"]
-
-
-def a3_metrics(wildcards=None):
-    c1, c2 = optimum_pair()
-    return [
-        f"{part_a_run(c1, c2, optimizer, dropout, seed=seed)}/metrics.json"
-        for optimizer, dropout in plan.a3_variants(PART_A)
-        for seed in SEEDS
-    ]
-
-
-def a4_metrics(wildcards=None):
-    c1, c2 = optimum_pair()
-    optimum_sgd = [f"{part_a_run(c1, c2, seed=seed)}/metrics.json" for seed in SEEDS]
-    return sorted(set(a1_metrics() + optimum_sgd + a3_metrics()))
 
 
 def feature_map_plots():
@@ -139,8 +108,8 @@ def feature_map_plots():
 
 def part_a_targets(wildcards=None):
     return (
-        grid_metrics()
-        + a1_metrics()
+        question_metrics("a2")()
+        + question_metrics("a1")()
         + feature_map_plots()
         + expand(
             "results/tables/{table}.{ext}",
@@ -173,15 +142,11 @@ def part_b_settings(wildcards):
     )
 
 
-def part_b_metrics(runs):
-    return [f"{path}/metrics.json" for path in plan.part_b_folders(runs, PART_B, SEEDS)]
-
-
 def part_b_targets(wildcards=None):
     return (
-        part_b_metrics(plan.b5_runs(PART_B))
-        + part_b_metrics(plan.b6_runs(PART_B))
-        + part_b_metrics(plan.masking_runs(PART_B))
+        question_metrics("b5")()
+        + question_metrics("b6")()
+        + question_metrics("masking")()
         + expand(
             "results/tables/{table}.{ext}",
             table=["b5_models", "b6_rnn_variants", "b_masking"],
@@ -191,16 +156,28 @@ def part_b_targets(wildcards=None):
 
 
 # ---- the whole study ----------------------------------------------------------------
+# Which runs answer each question: nnstudy/questions.py, as run folders by nnstudy/plan.py.
+
+
+def question_metrics(question):
+    """An input function: the metrics.json of every run of a question. Runs at
+    A2's optimum (A4's) wait for the select_optimum checkpoint."""
+    part = questions.QUESTIONS[question].part
+
+    def files(wildcards=None):
+        optimum = optimum_pair() if plan.needs_optimum(question, STUDY[part]) else None
+        return [
+            f"{run}/metrics.json"
+            for run in plan.question_runs(question, STUDY, optimum)
+        ]
+
+    return files
 
 
 def all_metrics(wildcards=None):
     """Every run of the chosen parts (A2 grid, A1, A3; B5, B6, masking), each once."""
-    runs = []
-    if "part_a" in PARTS:
-        runs += grid_metrics() + a4_metrics()
-    if "part_b" in PARTS:
-        runs += [f"{path}/metrics.json" for path in plan.part_b_runs(PART_B, SEEDS)]
-    return sorted(set(runs))
+    optimum = optimum_pair() if "part_a" in PARTS else None
+    return sorted(f"{run}/metrics.json" for run in plan.training_runs(STUDY, optimum))
 
 
 def study_targets(wildcards=None):
@@ -244,14 +221,25 @@ def training_runtime(seconds_per_epoch, epochs):
     return 10 + int(epochs * seconds_per_epoch / 60 * 2)
 
 
-# ---- report ----------------------------------------------------------------
+# ---- results and report ----------------------------------------------------------------
 
 REPORT_FIGURES = "results/figures"
 
 
+def question_config(wildcards):
+    """The config of a question's part ({question} wildcard)."""
+    return STUDY[questions.QUESTIONS[wildcards.question].part]
+
+
 def question_optimum(wildcards):
     """A4 names the A3 pair; B5 and B6 need no Part A result."""
-    return "results/part_a/optimum.json" if wildcards.question == "a4" else []
+    needed = plan.needs_optimum(wildcards.question, question_config(wildcards))
+    return plan.OPTIMUM_FILE if needed else []
+
+
+def compared_metrics(wildcards):
+    """The metrics.json of every run of a compared question ({question} wildcard)."""
+    return question_metrics(wildcards.question)(wildcards)
 
 
 def report_inputs(wildcards):

@@ -43,7 +43,7 @@ rule train_cifar:
 
 checkpoint select_optimum:
     input:
-        [] if PART_A["optimum"] else grid_metrics(),
+        [] if PART_A["optimum"] else question_metrics("a2")(),
     output:
         "results/part_a/optimum.json",
     log:
@@ -58,7 +58,7 @@ checkpoint select_optimum:
 
 rule grid_table:
     input:
-        grid_metrics(),
+        metrics=question_metrics("a2"),
     output:
         csv=report(
             "results/tables/a2_grid.csv",
@@ -72,13 +72,16 @@ rule grid_table:
         "logs/tables/a2_grid.log",
     conda:
         "../envs/study.yaml"
+    params:
+        config=PART_A,
     script:
         "../scripts/grid_table.py"
 
 
 rule comparison_table:
     input:
-        a4_metrics,
+        metrics=question_metrics("a4"),
+        optimum=plan.OPTIMUM_FILE,
     output:
         csv=report(
             "results/tables/a4_comparison.csv",
@@ -93,8 +96,7 @@ rule comparison_table:
     conda:
         "../envs/study.yaml"
     params:
-        a1_pair=[PART_A["c1"], PART_A["c2"]],
-        optimum_pair=lambda wc: list(optimum_pair()),
+        config=PART_A,
     script:
         "../scripts/comparison_table.py"
 

@@ -45,7 +45,7 @@ rule train_text:
 
 rule b5_table:
     input:
-        part_b_metrics(plan.b5_runs(PART_B)),
+        metrics=question_metrics("b5"),
     output:
         csv=report(
             "results/tables/b5_models.csv",
@@ -60,17 +60,14 @@ rule b5_table:
     conda:
         "../envs/study.yaml"
     params:
-        mask_padding=PART_B["mask_padding"],
+        config=PART_B,
     script:
-        "../scripts/text_table.py"
+        "../scripts/b5_table.py"
 
 
 rule b6_table:
     input:
-        part_b_metrics(
-            [dict(level=level, arch="gru") for level in ("char", "word")]
-            + plan.b6_runs(PART_B)
-        ),
+        metrics=question_metrics("b6"),
     output:
         csv=report(
             "results/tables/b6_rnn_variants.csv",
@@ -85,14 +82,14 @@ rule b6_table:
     conda:
         "../envs/study.yaml"
     params:
-        mask_padding=PART_B["mask_padding"],
+        config=PART_B,
     script:
-        "../scripts/text_table.py"
+        "../scripts/b6_table.py"
 
 
 rule masking_table:
     input:
-        part_b_metrics(plan.masking_runs(PART_B)),
+        metrics=question_metrics("masking"),
     output:
         csv=report(
             "results/tables/b_masking.csv",
@@ -106,5 +103,7 @@ rule masking_table:
         "logs/tables/b_masking.log",
     conda:
         "../envs/study.yaml"
+    params:
+        config=PART_B,
     script:
         "../scripts/masking_table.py"

@@ -1,26 +1,22 @@
-# Aggregated results, summary figures, the reference comparison and the one-file
-# HTML report (results/report.html). The reference numbers of SPEC's student
-# report are data: data/reference/*.csv.
-
-REFERENCE_DIR = "data/reference"
-
-# Snakemake report: where each question's results go.
-PART_A_CATEGORY = "Part A: CIFAR-10"
-PART_B_CATEGORY = "Part B: text classification"
-QUESTIONS = {
-    "a4": (PART_A_CATEGORY, "A4 comparison"),
-    "b5": (PART_B_CATEGORY, "B5 models and dropout"),
-    "b6": (PART_B_CATEGORY, "B6 recurrent variants"),
-}
+# The results over many runs (the table of all runs, the reference comparison,
+# summary figures) and the one-file HTML report (results/report.html). Which
+# runs each question takes, and its names: nnstudy/questions.py. The
+# reference numbers of SPEC's student report are data: data/reference/*.csv.
 
 
 wildcard_constraints:
-    question="a4|b5|b6",
+    question="|".join(questions.COMPARED),
 
 
-QUESTION_CATEGORY = lambda wildcards: QUESTIONS[wildcards.question][0]
-QUESTION_SUBCATEGORY = lambda wildcards: QUESTIONS[wildcards.question][1]
-REFERENCE_FOLDER = lambda wildcards, input: str(Path(input.reference[0]).parent)
+QUESTION_CATEGORY = lambda wildcards: questions.CATEGORIES[
+    questions.QUESTIONS[wildcards.question].part
+]
+QUESTION_SUBCATEGORY = lambda wildcards: questions.QUESTIONS[
+    wildcards.question
+].subcategory
+# What the captions (report/*.rst) call a question.
+QUESTION_ABOUT = lambda wildcards: questions.QUESTIONS[wildcards.question].about
+REFERENCE_FILES = lambda wildcards: questions.reference_files(wildcards.question)
 
 
 rule all_runs_table:
@@ -38,14 +34,14 @@ rule all_runs_table:
     conda:
         "../envs/study.yaml"
     script:
-        "../scripts/aggregate_runs.py"
+        "../scripts/all_runs_table.py"
 
 
 rule reference_comparison:
     input:
         runs="results/tables/all_runs.csv",
         optimum=question_optimum,
-        reference=[f"{REFERENCE_DIR}/{name}.csv" for name in ("part_a", "part_b", "b6")],
+        reference=REFERENCE_FILES,
     output:
         report(
             "results/tables/{question}_reference.csv",
@@ -59,23 +55,22 @@ rule reference_comparison:
     conda:
         "../envs/study.yaml"
     params:
-        reference_dir=REFERENCE_FOLDER,
-        a1_pair=[PART_A["c1"], PART_A["c2"]],
-        mask_padding=PART_B["mask_padding"],
+        config=question_config,
+        about=QUESTION_ABOUT,
     script:
-        "../scripts/aggregate_reference.py"
+        "../scripts/reference_comparison.py"
 
 
 rule grid_heatmap:
     input:
         runs="results/tables/all_runs.csv",
-        optimum="results/part_a/optimum.json",
+        optimum=plan.OPTIMUM_FILE,
     output:
         report(
             f"{REPORT_FIGURES}/a2_heatmap.png",
             caption="../report/a2_heatmap.rst",
-            category=PART_A_CATEGORY,
-            subcategory="A2 grid search",
+            category=questions.CATEGORIES["part_a"],
+            subcategory=questions.QUESTIONS["a2"].subcategory,
             labels={"figure": "heatmap"},
         ),
     log:
@@ -83,16 +78,16 @@ rule grid_heatmap:
     conda:
         "../envs/study.yaml"
     params:
-        grid=PART_A["grid"],
+        config=PART_A,
     script:
-        "../scripts/grid_figure.py"
+        "../scripts/grid_heatmap.py"
 
 
 rule comparison_figures:
     input:
-        runs="results/tables/all_runs.csv",
+        metrics=compared_metrics,
         optimum=question_optimum,
-        reference=[f"{REFERENCE_DIR}/{name}.csv" for name in ("part_a", "part_b", "b6")],
+        reference=REFERENCE_FILES,
     output:
         chart=report(
             f"{REPORT_FIGURES}/{{question}}_comparison.png",
@@ -113,9 +108,8 @@ rule comparison_figures:
     conda:
         "../envs/study.yaml"
     params:
-        reference_dir=REFERENCE_FOLDER,
-        a1_pair=[PART_A["c1"], PART_A["c2"]],
-        mask_padding=PART_B["mask_padding"],
+        config=question_config,
+        about=QUESTION_ABOUT,
     script:
         "../scripts/comparison_figures.py"
 
@@ -127,8 +121,8 @@ rule accuracy_time_figure:
         report(
             f"{REPORT_FIGURES}/b_accuracy_time.png",
             caption="../report/accuracy_time.rst",
-            category=PART_B_CATEGORY,
-            subcategory="B5 models and dropout",
+            category=questions.CATEGORIES["part_b"],
+            subcategory=questions.QUESTIONS["b_accuracy_time"].subcategory,
             labels={"figure": "accuracy against training time"},
         ),
     log:
@@ -136,9 +130,9 @@ rule accuracy_time_figure:
     conda:
         "../envs/study.yaml"
     params:
-        mask_padding=PART_B["mask_padding"],
+        config=PART_B,
     script:
-        "../scripts/time_figure.py"
+        "../scripts/accuracy_time_figure.py"
 
 
 rule html_report:
@@ -152,8 +146,6 @@ rule html_report:
         "../envs/study.yaml"
     params:
         config=STUDY,
-        a1_pair=[PART_A["c1"], PART_A["c2"]],
-        grid=PART_A["grid"],
         basedir=workflow.basedir,
     script:
-        "../scripts/render_report.py"
+        "../scripts/html_report.py"

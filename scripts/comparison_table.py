@@ -1,12 +1,16 @@
 """A4: A1, the grid optimum and the A3 variants in one table."""
-from nnstudy import jobs, tables
 
+from nnstudy import jobs
+from nnstudy.analysis import tables
 
-def write(log):
-    frame = tables.collect(snakemake.input)
-    table = tables.a4_table(frame, snakemake.params.a1_pair, snakemake.params.optimum_pair)
-    tables.write(table, dict(snakemake.output.items()))
-    log(f"{len(table)} models compared")
-
-
-jobs.run(snakemake, write)
+jobs.run(
+    snakemake,
+    lambda log: tables.write_table(
+        question="a4",
+        metric_files=list(snakemake.input.metrics),
+        config=snakemake.params.config,
+        optimum_json=snakemake.input.get("optimum"),
+        outputs={key: snakemake.output[key] for key in ("csv", "md", "html")},
+        log=log,
+    ),
+)

@@ -1,4 +1,5 @@
 """A1b: feature maps of one test image through the A1 network."""
+
 from nnstudy import experiments, jobs
 
 jobs.run(

@@ -1,15 +1,16 @@
 """A2: the grid search table, best pair first."""
-from nnstudy import jobs, tables
 
+from nnstudy import jobs
+from nnstudy.analysis import tables
 
-def write(log):
-    table = tables.display(
-        tables.grid_table(tables.collect(snakemake.input)),
-        ["c1", "c2"],
-        {"max_test_accuracy": "max test acc", "mean_test_accuracy": "mean test acc"},
-    )
-    tables.write(table, dict(snakemake.output.items()))
-    log(f"{len(table)} grid pairs")
-
-
-jobs.run(snakemake, write)
+jobs.run(
+    snakemake,
+    lambda log: tables.write_table(
+        question="a2",
+        metric_files=list(snakemake.input.metrics),
+        config=snakemake.params.config,
+        optimum_json=snakemake.input.get("optimum"),
+        outputs={key: snakemake.output[key] for key in ("csv", "md", "html")},
+        log=log,
+    ),
+)

@@ -1,4 +1,5 @@
 """Encode the Part B CSVs once: char ids, word ids, labels, vocabulary."""
+
 from nnstudy import experiments, jobs
 
 jobs.run(

@@ -1,4 +1,5 @@
 """Part A training job: one CNN on CIFAR-10 (see rules/part_a.smk)."""
+
 from nnstudy import experiments, jobs
 
 wildcards = snakemake.wildcards

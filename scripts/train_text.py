@@ -1,4 +1,5 @@
 """Part B training job: one text classifier (see rules/part_b.smk)."""
+
 from nnstudy import experiments, jobs
 
 wildcards = snakemake.wildcards

@@ -3,22 +3,22 @@
 `build_study` writes metrics.json files made with the real nnstudy.metrics
 functions, real curve plots and a real feature-map figure, the real study
 tables and optimum.json, for a small grid and every Part A / Part B
-experiment with two seeds; `render_study` runs the report jobs' functions on
-it the way rules/report.smk does.
+experiment with two seeds; `render_study` runs the results and report jobs'
+functions on it the way rules/report.smk does.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from pathlib import Path
 
 import numpy as np
-
 from conftest import REPO
-from nnstudy import figures, metrics, plots, report, tables
 
+from nnstudy import metrics, plan, plots, questions
+from nnstudy.analysis import figures, reference, runs, tables
+from nnstudy.report import html
 
 GRID = {"c1": [10, 50], "c2": [20, 60]}
 A1_PAIR = (50, 60)
@@ -27,16 +27,52 @@ SEEDS = (1, 2)
 EPOCHS = 5
 QUESTIONS = ("a4", "b5", "b6")
 # The report's section ids, in the spec's order.
-SECTIONS = ["part-a", "a1a", "a1b", "a2", "a3", "a4", "part-b", "b1-b4", "b5", "b6", "masking", "all-runs", "provenance"]
+SECTIONS = [
+    "part-a",
+    "a1a",
+    "a1b",
+    "a2",
+    "a3",
+    "a4",
+    "part-b",
+    "b1-b4",
+    "b5",
+    "b6",
+    "masking",
+    "all-runs",
+    "provenance",
+]
 CONFIG = {
     "preset": "generated",
     "parts": ["part_a", "part_b"],
     "text": {"length": 100},
     "seeds": list(SEEDS),
-    "part_a": {"c1": 50, "c2": 60, "grid": GRID, "epochs": EPOCHS, "batch_size": 128, "learning_rate": 0.001,
-               "momentum": 0.1, "dropout": 0.5, "train_limit": 256, "test_limit": 128},
-    "part_b": {"epochs": EPOCHS, "batch_size": 128, "learning_rate": 0.01, "optimizer": "adam", "dropout": 0.5,
-               "clip_threshold": 2.0, "clip_mode": "value", "mask_padding": False, "train_limit": 256, "test_limit": 128},
+    "part_a": {
+        "c1": 50,
+        "c2": 60,
+        "grid": GRID,
+        "optimum": None,
+        "optimizers": ["momentum", "rmsprop", "adam"],
+        "epochs": EPOCHS,
+        "batch_size": 128,
+        "learning_rate": 0.001,
+        "momentum": 0.1,
+        "dropout": 0.5,
+        "train_limit": 256,
+        "test_limit": 128,
+    },
+    "part_b": {
+        "epochs": EPOCHS,
+        "batch_size": 128,
+        "learning_rate": 0.01,
+        "optimizer": "adam",
+        "dropout": 0.5,
+        "clip_threshold": 2.0,
+        "clip_mode": "value",
+        "mask_padding": False,
+        "train_limit": 256,
+        "test_limit": 128,
+    },
 }
 
 
@@ -44,7 +80,11 @@ def _plateau(run: dict) -> float:
     h = run["hyperparameters"]
     if run["part"] == "A":
         base = 0.45 + 0.002 * h["c2"] - 0.002 * h["c1"]
-        return base + {"sgd": 0.0, "momentum": 0.01, "rmsprop": -0.03, "adam": 0.02}[h["optimizer"]] + 0.01 * (h["dropout"] > 0)
+        return (
+            base
+            + {"sgd": 0.0, "momentum": 0.01, "rmsprop": -0.03, "adam": 0.02}[h["optimizer"]]
+            + 0.01 * (h["dropout"] > 0)
+        )
     base = {"cnn": 0.7, "gru": 0.8, "lstm": 0.75, "rnn": 0.3}[h["architecture"]] + (0.08 if h["level"] == "word" else 0)
     return min(base - 0.03 * h["dropout"] + 0.02 * (h["layers"] - 1), 0.97)
 
@@ -52,18 +92,24 @@ def _plateau(run: dict) -> float:
 def _history(run: dict) -> list[dict]:
     rng = np.random.default_rng(run["seed"] * 1000 + len(run["run"]))
     plateau = _plateau(run)
-    per_epoch = 0.5 + 0.01 * len(run["run"]) + (3.0 if run["hyperparameters"].get("architecture") in ("gru", "lstm", "rnn") else 0)
+    per_epoch = (
+        0.5
+        + 0.01 * len(run["run"])
+        + (3.0 if run["hyperparameters"].get("architecture") in ("gru", "lstm", "rnn") else 0)
+    )
     history = []
     for epoch in range(1, EPOCHS + 1):
         accuracy = plateau * (1 - math.exp(-epoch / 2)) + rng.normal(0, 0.01)
-        history.append({
-            "epoch": epoch,
-            "train_loss": 2.3 * math.exp(-epoch / 4) + 0.1,
-            "train_accuracy": min(accuracy + 0.05, 1.0),
-            "test_loss": 2.3 * math.exp(-epoch / 5) + 0.3 + rng.normal(0, 0.01),
-            "test_accuracy": float(np.clip(accuracy, 0, 1)),
-            "seconds": per_epoch * (1 + 0.05 * rng.random()),
-        })
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": 2.3 * math.exp(-epoch / 4) + 0.1,
+                "train_accuracy": min(accuracy + 0.05, 1.0),
+                "test_loss": 2.3 * math.exp(-epoch / 5) + 0.3 + rng.normal(0, 0.01),
+                "test_accuracy": float(np.clip(accuracy, 0, 1)),
+                "seconds": per_epoch * (1 + 0.05 * rng.random()),
+            }
+        )
     return history
 
 
@@ -75,21 +121,52 @@ def _part_a_runs():
         for seed in SEEDS:
             name = f"c1-{c1}_c2-{c2}_{optimizer}_dropout-{dropout:g}_seed-{seed}"
             label = f"CNN ({c1}, {c2}), {optimizer}" + (f", dropout {dropout}" if dropout else "")
-            yield f"results/part_a/runs/{name}", {
-                "run": name, "part": "A", "label": label, "seed": seed,
-                "hyperparameters": {"c1": c1, "c2": c2, "optimizer": optimizer, "dropout": dropout, "learning_rate": 0.001,
-                                    "momentum": 0.1 if optimizer == "momentum" else None, "batch_size": 128,
-                                    "epochs": EPOCHS, "train_size": 256, "test_size": 128},
-            }
+            yield (
+                f"results/part_a/runs/{name}",
+                {
+                    "run": name,
+                    "part": "A",
+                    "label": label,
+                    "seed": seed,
+                    "hyperparameters": {
+                        "c1": c1,
+                        "c2": c2,
+                        "optimizer": optimizer,
+                        "dropout": dropout,
+                        "learning_rate": 0.001,
+                        "momentum": 0.1 if optimizer == "momentum" else None,
+                        "batch_size": 128,
+                        "epochs": EPOCHS,
+                        "train_size": 256,
+                        "test_size": 128,
+                    },
+                },
+            )
 
 
 def _part_b_runs():
-    variants = [(level, arch, 1, dropout, None, False) for level in ("char", "word") for arch in ("cnn", "gru") for dropout in (0.0, 0.5)]
-    variants += [(level, arch, layers, 0.0, clip, False) for level in ("char", "word")
-                 for arch, layers, clip in (("rnn", 1, None), ("lstm", 1, None), ("gru", 2, None), ("gru", 1, 2.0))]
+    variants = [
+        (level, arch, 1, dropout, None, False)
+        for level in ("char", "word")
+        for arch in ("cnn", "gru")
+        for dropout in (0.0, 0.5)
+    ]
+    variants += [
+        (level, arch, layers, 0.0, clip, False)
+        for level in ("char", "word")
+        for arch, layers, clip in (("rnn", 1, None), ("lstm", 1, None), ("gru", 2, None), ("gru", 1, 2.0))
+    ]
     # The masking ablation's masked word-level RNNs.
-    variants += [("word", arch, layers, 0.0, clip, True)
-                 for arch, layers, clip in (("gru", 1, None), ("rnn", 1, None), ("lstm", 1, None), ("gru", 2, None), ("gru", 1, 2.0))]
+    variants += [
+        ("word", arch, layers, 0.0, clip, True)
+        for arch, layers, clip in (
+            ("gru", 1, None),
+            ("rnn", 1, None),
+            ("lstm", 1, None),
+            ("gru", 2, None),
+            ("gru", 1, 2.0),
+        )
+    ]
     for level, arch, layers, dropout, clip, masked in variants:
         for seed in SEEDS:
             clip_name = "none" if clip is None else f"{clip:g}"
@@ -97,14 +174,32 @@ def _part_b_runs():
             name = f"{level}-{arch}_layers-{layers}_dropout-{dropout:g}_clip-{clip_name}_padding-{padding}_seed-{seed}"
             label = f"{level} {arch.upper()}" + (f", {layers} layers" if layers > 1 else "")
             label += (f", dropout {dropout}" if dropout else "") + (f", clip value {clip}" if clip else "")
-            yield f"results/part_b/runs/{name}", {
-                "run": name, "part": "B", "label": label, "seed": seed,
-                "hyperparameters": {"level": level, "architecture": arch, "layers": layers, "dropout": dropout,
-                                    "clip_mode": "value" if clip else None, "clip_threshold": clip, "mask_padding": masked,
-                                    "optimizer": "adam", "learning_rate": 0.01, "batch_size": 128, "epochs": EPOCHS,
-                                    "vocabulary_size": 256 if level == "char" else 3000, "length": 100,
-                                    "train_size": 256, "test_size": 128},
-            }
+            yield (
+                f"results/part_b/runs/{name}",
+                {
+                    "run": name,
+                    "part": "B",
+                    "label": label,
+                    "seed": seed,
+                    "hyperparameters": {
+                        "level": level,
+                        "architecture": arch,
+                        "layers": layers,
+                        "dropout": dropout,
+                        "clip_mode": "value" if clip else None,
+                        "clip_threshold": clip,
+                        "mask_padding": masked,
+                        "optimizer": "adam",
+                        "learning_rate": 0.01,
+                        "batch_size": 128,
+                        "epochs": EPOCHS,
+                        "vocabulary_size": 256 if level == "char" else 3000,
+                        "length": 100,
+                        "train_size": 256,
+                        "test_size": 128,
+                    },
+                },
+            )
 
 
 def write_curve_plots(folder: Path) -> dict[str, Path]:
@@ -115,7 +210,11 @@ def write_curve_plots(folder: Path) -> dict[str, Path]:
     rng = np.random.default_rng(0)
     maps = {"C1": rng.random((24, 24, 8)), "S1": rng.random((12, 12, 8))}
     plots.feature_maps(rng.random((32, 32, 3)), maps, "test image 1", folder / "feature_map.png")
-    return {"costs": folder / "costs.png", "accuracies": folder / "accuracies.png", "feature_map": folder / "feature_map.png"}
+    return {
+        "costs": folder / "costs.png",
+        "accuracies": folder / "accuracies.png",
+        "feature_map": folder / "feature_map.png",
+    }
 
 
 def build_study(root: Path, curve_plots: dict, relabel: dict | None = None) -> list[str]:
@@ -131,7 +230,13 @@ def build_study(root: Path, curve_plots: dict, relabel: dict | None = None) -> l
             "summary": metrics.summarize(history),
             "parameters": 1000 * len(run["run"]),
             "job_seconds": sum(e["seconds"] for e in history) + 2.5,
-            "device": {"type": "CPU", "name": "x86_64", "cuda_visible_devices": None, "backend": "tensorflow", "threads": 2},
+            "device": {
+                "type": "CPU",
+                "name": "x86_64",
+                "cuda_visible_devices": None,
+                "backend": "tensorflow",
+                "threads": 2,
+            },
             "versions": {"python": "3.11.7", "keras": "3.15.1", "numpy": "2.4.6", "tensorflow": "2.21.0"},
         }
         (root / folder).mkdir(parents=True)
@@ -139,61 +244,98 @@ def build_study(root: Path, curve_plots: dict, relabel: dict | None = None) -> l
         for plot in ("costs", "accuracies"):
             shutil.copy(curve_plots[plot], root / folder / f"{plot}.png")
         files.append(f"{folder}/metrics.json")
-    frame = tables.collect([root / f for f in files])
-    grid = frame[(frame["part"] == "A") & (frame["optimizer"] == "sgd") & (frame["dropout"] == 0)]
-    optimum = tables.best_pair(grid)
-    (root / "results/part_a/optimum.json").write_text(json.dumps({"c1": optimum[0], "c2": optimum[1], "source": "generated grid"}))
+    grid = [root / f"{run}/metrics.json" for run in plan.question_runs("a2", CONFIG)]
+    optimum_json = root / plan.OPTIMUM_FILE
+    tables.write_optimum(grid, None, optimum_json, log=lambda m: None)
     (root / "results/tables").mkdir(parents=True)
-    out = lambda name: {ext: root / f"results/tables/{name}.{ext}" for ext in ("csv", "md", "html")}  # noqa: E731
-    accuracy = {"max_test_accuracy": "max test acc", "mean_test_accuracy": "mean test acc"}
-    tables.write(tables.display(tables.grid_table(grid), ["c1", "c2"], accuracy), out("a2_grid"))
-    part_a = frame[frame["part"] == "A"]
-    tables.write(tables.a4_table(part_a[part_a[["c1", "c2"]].apply(tuple, axis=1).isin([A1_PAIR, optimum])], A1_PAIR, optimum), out("a4_comparison"))
-    part_b = frame[frame["part"] == "B"]
-    tables.write(tables.b5_table(part_b[(part_b["layers"] == 1) & part_b["clip_threshold"].isna() & part_b["architecture"].isin(["cnn", "gru"])]), out("b5_models"))
-    tables.write(tables.b6_table(part_b), out("b6_rnn_variants"))
-    tables.write(tables.masking_table(part_b), out("b_masking"))
+    # The table rules: each question's runs, as rules/part_a.smk and part_b.smk declare them.
+    optimum = tables.optimum_pair(optimum_json)
+    for question, name in (
+        ("a2", "a2_grid"),
+        ("a4", "a4_comparison"),
+        ("b5", "b5_models"),
+        ("b6", "b6_rnn_variants"),
+        ("masking", "b_masking"),
+    ):
+        config = CONFIG[questions.QUESTIONS[question].part]
+        question_files = [root / f"{run}/metrics.json" for run in plan.question_runs(question, CONFIG, optimum)]
+        outputs = {ext: root / f"results/tables/{name}.{ext}" for ext in ("csv", "md", "html")}
+        tables.write_table(question, question_files, config, optimum_json, outputs, log=lambda m: None)
     (root / "results/part_a/feature_maps").mkdir(parents=True)
     for index in (1, 2):
         shutil.copy(curve_plots["feature_map"], root / f"results/part_a/feature_maps/test_image_{index}.png")
     return files
 
 
-def render_study(root: Path, files: list[str], reference_dir: Path = REPO / "data/reference",
-                 parts=("part_a", "part_b")) -> Path:
+def render_study(
+    root: Path, files: list[str], reference_dir: Path = REPO / "data/reference", parts=("part_a", "part_b")
+) -> Path:
     """The report rules' jobs, in order, as rules/report.smk runs them for `parts`."""
+    quiet = lambda message: None  # noqa: E731
     results = root / "results"
     runs_csv = results / "tables/all_runs.csv"
-    report.write_all_runs([root / f for f in files], runs_csv, log=lambda message: None)
+    runs.write_all_runs([root / f for f in files], runs_csv, log=quiet)
     optimum = results / "part_a/optimum.json" if "part_a" in parts else None
-    questions = [q for q in QUESTIONS if ("part_a" if q == "a4" else "part_b") in parts]
+    pair = tables.optimum_pair(optimum)
+    compared = [q for q in questions.COMPARED if questions.QUESTIONS[q].part in parts]
     (results / "figures").mkdir(exist_ok=True)
-    for question in questions:
-        report.write_reference_comparison(question, runs_csv, reference_dir, optimum, A1_PAIR, False,
-                                          results / f"tables/{question}_reference.csv", log=lambda m: None)
-        figures.write_comparison_figures(question, runs_csv, reference_dir, optimum, A1_PAIR, False,
-                                         {"chart": results / f"figures/{question}_comparison.png",
-                                          "curves": results / f"figures/{question}_curves.png"}, log=lambda m: None)
+    for question in compared:
+        config = CONFIG[questions.QUESTIONS[question].part]
+        reference_files = questions.reference_files(question, reference_dir)
+        question_files = [root / f"{run}/metrics.json" for run in plan.question_runs(question, CONFIG, pair)]
+        reference.write_reference_comparison(
+            question,
+            runs_csv,
+            reference_files,
+            optimum,
+            config,
+            results / f"tables/{question}_reference.csv",
+            log=quiet,
+        )
+        figures.write_comparison_figures(
+            question,
+            question_files,
+            reference_files,
+            optimum,
+            config,
+            {
+                "chart": results / f"figures/{question}_comparison.png",
+                "curves": results / f"figures/{question}_curves.png",
+            },
+            log=quiet,
+        )
     inputs = {
         "all_runs": runs_csv,
-        "template": REPO / "report/template.html.j2", "stylesheet": REPO / "report/report.css",
-        **{f"{q}_reference": results / f"tables/{q}_reference.csv" for q in questions},
-        **{f"{q}_{kind}_figure": results / f"figures/{q}_{kind}.png" for q in questions for kind in ("comparison", "curves")},
+        "template": REPO / "report/template.html.j2",
+        "stylesheet": REPO / "report/report.css",
+        "curves": [(root / f).parent / f"{plot}.png" for f in files for plot in ("costs", "accuracies")],
+        **{f"{q}_reference": results / f"tables/{q}_reference.csv" for q in compared},
+        **{
+            f"{q}_{kind}_figure": results / f"figures/{q}_{kind}.png"
+            for q in compared
+            for kind in ("comparison", "curves")
+        },
     }
     if "part_a" in parts:
-        figures.write_grid_heatmap(runs_csv, optimum, GRID, results / "figures/a2_heatmap.png", log=lambda m: None)
+        figures.write_grid_heatmap(runs_csv, optimum, CONFIG["part_a"], results / "figures/a2_heatmap.png", log=quiet)
         inputs |= {
-            "optimum": optimum, "a2": results / "tables/a2_grid.csv", "a4": results / "tables/a4_comparison.csv",
+            "optimum": optimum,
+            "a2": results / "tables/a2_grid.csv",
+            "a4": results / "tables/a4_comparison.csv",
             "a2_heatmap_figure": results / "figures/a2_heatmap.png",
             "feature_maps": [results / f"part_a/feature_maps/test_image_{i}.png" for i in (1, 2)],
         }
     if "part_b" in parts:
-        figures.write_accuracy_against_time(runs_csv, False, results / "figures/b_accuracy_time.png", log=lambda m: None)
+        figures.write_accuracy_against_time(
+            runs_csv, CONFIG["part_b"], results / "figures/b_accuracy_time.png", log=quiet
+        )
         inputs |= {
-            "b5": results / "tables/b5_models.csv", "b6": results / "tables/b6_rnn_variants.csv",
-            "masking": results / "tables/b_masking.csv", "b_accuracy_time_figure": results / "figures/b_accuracy_time.png",
+            "b5": results / "tables/b5_models.csv",
+            "b6": results / "tables/b6_rnn_variants.csv",
+            "masking": results / "tables/b_masking.csv",
+            "b_accuracy_time_figure": results / "figures/b_accuracy_time.png",
         }
-    params = {"config": CONFIG | {"parts": list(parts)}, "a1_pair": list(A1_PAIR), "grid": GRID, "basedir": str(root)}
+    params = {"config": CONFIG | {"parts": list(parts)}, "basedir": str(root)}
     output = results / "report.html"
-    report.write_report(inputs=inputs, params=params, output=output, log=lambda m: None)
+    html.write_report(inputs=inputs, params=params, output=output, log=quiet)
     return output

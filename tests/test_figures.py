@@ -5,22 +5,30 @@ from __future__ import annotations
 import matplotlib.image
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
-
 from conftest import REPO
+from generated_study import CONFIG, GRID, OPTIMUM, build_study
 
-from nnstudy import figures, report, tables
-from generated_study import A1_PAIR, GRID, OPTIMUM, build_study
+from nnstudy import questions
+from nnstudy.analysis import figures, reference
+from nnstudy.analysis import runs as study_runs
 
-REFERENCE = report.read_reference(REPO / "data/reference")
+REFERENCE_FILES = [REPO / f"data/reference/{name}.csv" for name in ("part_a", "part_b", "b6")]
+REFERENCE = reference.read_reference(REFERENCE_FILES)
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, curve_plots):  # noqa: F811
+def study(tmp_path_factory, curve_plots):
     root = tmp_path_factory.mktemp("figures-study")
-    files = build_study(root, curve_plots)
-    report.write_all_runs([root / f for f in files], root / "all_runs.csv", log=lambda m: None)
-    return report.read_runs(root / "all_runs.csv")
+    files = [root / f for f in build_study(root, curve_plots)]
+    study_runs.write_all_runs(files, root / "all_runs.csv", log=lambda m: None)
+    return {"root": root, "files": files, "runs": study_runs.read_all_runs(root / "all_runs.csv")}
+
+
+@pytest.fixture(scope="module")
+def runs(study):
+    return study["runs"]
 
 
 def image(path):
@@ -45,7 +53,8 @@ def errorbar_lines(fig) -> int:
 
 def test_grid_heatmap_marks_the_optimum(runs, tmp_path):
     path = tmp_path / "heatmap.png"
-    grid_runs = tables.grid_runs(runs, GRID["c1"], GRID["c2"])
+    grid_runs = study_runs.question_runs("a2", runs, CONFIG["part_a"])
+    assert len(grid_runs) == 4 * 2
     figures.grid_heatmap(grid_runs, OPTIMUM, path, GRID["c1"], GRID["c2"])
     pixels = image(path)
     red = (pixels[..., 0] > 0.9) & (pixels[..., 1] < 0.1) & (pixels[..., 2] < 0.1)
@@ -53,7 +62,7 @@ def test_grid_heatmap_marks_the_optimum(runs, tmp_path):
 
 
 def test_heatmap_leaves_missing_pairs_blank(runs, tmp_path):
-    grid_runs = tables.grid_runs(runs, GRID["c1"], GRID["c2"])
+    grid_runs = study_runs.question_runs("a2", runs, CONFIG["part_a"])
     partial = grid_runs[~((grid_runs["c1"] == 50) & (grid_runs["c2"] == 20))]
     figures.grid_heatmap(partial, None, tmp_path / "partial.png", GRID["c1"] + [90], GRID["c2"])
     image(tmp_path / "partial.png")
@@ -61,14 +70,15 @@ def test_heatmap_leaves_missing_pairs_blank(runs, tmp_path):
 
 @pytest.mark.parametrize("question", ["a4", "b5", "b6"])
 def test_comparison_chart_error_bars_only_with_seeds(runs, tmp_path, question, monkeypatch):
-    chosen = report.question_runs(question, runs, A1_PAIR, OPTIMUM)
-    reference = report.reference_rows(question, REFERENCE)
-    name = {"a4": "experiment", "b5": "model", "b6": "variant"}[question]
-    row = {"a4": None, "b5": "dropout_label", "b6": "level"}[question]
+    spec = questions.QUESTIONS[question]
+    config = CONFIG[spec.part]
+    chosen = study_runs.question_runs(question, runs, config, OPTIMUM)
+    theirs = reference.reference_rows(question, REFERENCE, config)
+    name, row = spec.column, spec.axis.column if spec.axis else None
     drawn = []
     monkeypatch.setattr(figures, "_save", lambda fig, path: (drawn.append(fig), fig.savefig(path), plt.close(fig)))
-    figures.comparison_chart(chosen, reference, name, "two seeds", tmp_path / "two.png", row=row)
-    figures.comparison_chart(chosen[chosen["seed"] == 1], reference, name, "one seed", tmp_path / "one.png", row=row)
+    figures.comparison_chart(chosen, theirs, name, "two seeds", tmp_path / "two.png", row=row)
+    figures.comparison_chart(chosen[chosen["seed"] == 1], theirs, name, "one seed", tmp_path / "one.png", row=row)
     image(tmp_path / "two.png")
     image(tmp_path / "one.png")
     with_seeds, single = errorbar_lines(drawn[0]), errorbar_lines(drawn[1])
@@ -81,27 +91,29 @@ def test_comparison_chart_error_bars_only_with_seeds(runs, tmp_path, question, m
     assert "mean ± sd of 2 seeds" in drawn[0]._suptitle.get_text()
 
 
-def test_curves_overlay_and_accuracy_against_time(runs, tmp_path):
-    b6 = tables.b6_models(runs)
-    history = figures.history_frame(b6, "variant")
-    assert len(history) == len(b6) * 5 and {"epoch", "test_accuracy", "train_loss", "variant", "seed", "level"} <= set(history.columns)
+def test_curves_overlay_and_accuracy_against_time(study, tmp_path):
+    documents = study_runs.read_documents(study["files"])
+    b6 = study_runs.question_runs("b6", study_runs.runs_frame(documents), CONFIG["part_b"])
+    history = study_runs.history_frame(documents, b6, ["variant", "seed", "level"])
+    assert len(history) == len(b6) * 5
+    assert {"epoch", "test_accuracy", "train_loss", "variant", "seed", "level"} <= set(history.columns)
     figures.curves_overlay(history, "variant", "B6", tmp_path / "curves.png", col="level")
     image(tmp_path / "curves.png")
-    part_b = runs[runs["part"] == "B"].copy()
-    part_b["family"] = [report.part_b_family(row) for _, row in part_b.iterrows()]
-    assert set(part_b["family"]) == set(figures.FAMILY_ORDER)
-    figures.accuracy_against_time(part_b, tmp_path / "time.png")
+    families = study_runs.question_runs("b_accuracy_time", study["runs"], CONFIG["part_b"])
+    assert list(dict.fromkeys(families["family"])) == [m.name for m in questions.QUESTIONS["b_accuracy_time"].models]
+    b5_b6 = pd.concat([study_runs.question_runs(q, study["runs"], CONFIG["part_b"]) for q in ("b5", "b6")])
+    assert set(families["run"]) == set(b5_b6["run"])  # every B5 and B6 run, in one family each
+    assert families["run"].is_unique
+    figures.accuracy_against_time(families, "Part B", tmp_path / "time.png")
     image(tmp_path / "time.png")
 
 
-def test_write_comparison_figures_job(runs, tmp_path):
-    csv = tmp_path / "all_runs.csv"
-    runs.to_csv(csv, index=False)
-    optimum = tmp_path / "optimum.json"
-    optimum.write_text('{"c1": %d, "c2": %d}' % OPTIMUM)
+def test_write_comparison_figures_job(study, tmp_path):
     outputs = {"chart": tmp_path / "chart.png", "curves": tmp_path / "curves.png"}
     messages = []
-    figures.write_comparison_figures("b5", csv, REPO / "data/reference", optimum, A1_PAIR, False, outputs, messages.append)
+    b5_files = [f for f in study["files"] if "part_b" in str(f)]
+    reference_files = questions.reference_files("b5", REPO / "data/reference")
+    figures.write_comparison_figures("b5", b5_files, reference_files, None, CONFIG["part_b"], outputs, messages.append)
     assert messages == ["b5: 16 runs charted"]
     image(outputs["chart"])
     image(outputs["curves"])

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from conftest import REPO, copy_workflow, snakemake
 
-from nnstudy import publish, report
+from nnstudy import publish
+from nnstudy.analysis import runs as study_runs
 from nnstudy.errors import StudyError
 
 PUBLISHED = REPO / "docs/paper-results"
@@ -19,7 +20,7 @@ REFERENCE = REPO / "data/reference"
 
 @pytest.fixture(scope="module")
 def runs():
-    return report.read_runs(PUBLISHED / "all_runs.csv")
+    return study_runs.read_all_runs(PUBLISHED / "all_runs.csv")
 
 
 def test_published_runs_are_the_workflows_part_b_plan(runs, tmp_path):
@@ -61,7 +62,9 @@ def test_every_large_difference_needs_an_explanation(tmp_path):
 
 def test_wall_time_comes_from_the_snakemake_log(tmp_path):
     log = tmp_path / "run.snakemake.log"
-    log.write_text("Building DAG of jobs...\n[Thu Nov 26 11:42:48 2026]\nlocalrule x:\n[Thu Nov 26 13:05:10 2026]\nFinished\n")
+    log.write_text(
+        "Building DAG of jobs...\n[Thu Nov 26 11:42:48 2026]\nlocalrule x:\n[Thu Nov 26 13:05:10 2026]\nFinished\n"
+    )
     assert publish.run_times(log) == ("2026-11-26 11:42", 82 * 60 + 22)
     log.write_text("no stamps\n")
     with pytest.raises(StudyError, match="no time stamps"):
@@ -72,7 +75,11 @@ def test_explanations_quote_the_published_numbers(runs):
     """Every four-decimal accuracy an explanation quotes is one of the run's (or the reference's)."""
     text = (PUBLISHED / "explanations.yaml").read_text()
     reference = pd.concat([pd.read_csv(REFERENCE / f"{name}.csv") for name in ("part_b", "b6")])
-    known = {f"{value:.4f}" for frame in (runs, reference) for column in ("max_test_accuracy", "mean_test_accuracy")
-             for value in frame[column].dropna()}
+    known = {
+        f"{value:.4f}"
+        for frame in (runs, reference)
+        for column in ("max_test_accuracy", "mean_test_accuracy")
+        for value in frame[column].dropna()
+    }
     quoted = re.findall(r"\b0\.\d{4}\b", text)
     assert quoted and set(quoted) <= known

@@ -38,7 +38,10 @@ def test_status_with_a_bad_config_is_one_line(tmp_path):
     workflow = copy_workflow(tmp_path / "workflow")
     result = nnstudy_status(workflow, "--config", "preset=fast", check=False)
     assert result.returncode == 1
-    assert result.stderr.startswith("error: config error: preset: 'fast' is not one of") and "Traceback" not in result.stderr
+    assert (
+        result.stderr.startswith("error: config error: preset: 'fast' is not one of")
+        and "Traceback" not in result.stderr
+    )
 
 
 def test_log_filter_drops_tensorflow_chatter_and_keeps_errors():
@@ -57,7 +60,8 @@ def test_log_filter_drops_tensorflow_chatter_and_keeps_errors():
     ]
     kept = [
         b"[11:50:52] epoch 1/2  train loss 2.6386  acc 0.0625  test loss 2.6498  acc 0.0625  (3.04 s)\n",
-        b"E0000 00:00:1795693851.486681    8625 cuda_driver.cc:1] failed to allocate 12.00GiB: CUDA_ERROR_OUT_OF_MEMORY\n",
+        b"E0000 00:00:1795693851.486681    8625 cuda_driver.cc:1] "
+        b"failed to allocate 12.00GiB: CUDA_ERROR_OUT_OF_MEMORY\n",
         b"Traceback (most recent call last):\n",
     ]
     assert all(logfilter.is_noise(line) for line in noise)

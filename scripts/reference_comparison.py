@@ -1,15 +1,16 @@
 """A4 / B5 / B6 (the wildcard picks): our numbers beside the reference report's."""
-from nnstudy import jobs, report
+
+from nnstudy import jobs
+from nnstudy.analysis import reference
 
 jobs.run(
     snakemake,
-    lambda log: report.write_reference_comparison(
+    lambda log: reference.write_reference_comparison(
         question=snakemake.wildcards.question,
         runs_csv=snakemake.input.runs,
-        reference_dir=snakemake.params.reference_dir,
+        reference_files=list(snakemake.input.reference),
         optimum_json=snakemake.input.optimum,
-        a1_pair=snakemake.params.a1_pair,
-        mask_padding=snakemake.params.mask_padding,
+        config=snakemake.params.config,
         output=snakemake.output[0],
         log=log,
     ),

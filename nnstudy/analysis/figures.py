@@ -1,7 +1,8 @@
-"""Figures over many runs: the A2 heatmap, comparison charts against the
-reference report, grouped learning curves and Part B accuracy against time.
+"""Figures over many runs (results/figures/): the A2 heatmap, each compared
+question's chart against the reference report and its learning curves on
+common axes, and Part B's accuracy against training time.
 
-Same seaborn style as nnstudy.plots (importing it sets the theme).
+Same seaborn style as the per-run plots of nnstudy.plots (importing it sets the theme).
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker as mticker  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
+import pandas as pd
+import seaborn as sns
 
-from nnstudy import metrics, report, tables  # noqa: E402
-from nnstudy import plots  # noqa: E402, F401  (sets the shared seaborn theme)
+from nnstudy import plots, questions  # noqa: F401  (plots: imported for the seaborn theme it sets)
+from nnstudy.analysis import reference, tables
+from nnstudy.analysis import runs as study_runs
 
 _STATISTICS = {"max_test_accuracy": "max over epochs", "mean_test_accuracy": "mean over epochs"}
 _SOURCE_COLOURS = {"ours": sns.color_palette()[0], "reference report": sns.color_palette()[7]}
@@ -36,7 +38,13 @@ def grid_heatmap(runs: pd.DataFrame, optimum: tuple[int, int] | None, path, c1_v
     seeds = runs.groupby(["c1", "c2"]).size()
     fig, ax = plt.subplots(figsize=(1.2 * len(columns) + 2.4, 0.8 * len(rows) + 1.8))
     sns.heatmap(
-        table, annot=True, fmt=".3f", cmap="viridis", linewidths=0.5, linecolor="white", ax=ax,
+        table,
+        annot=True,
+        fmt=".3f",
+        cmap="viridis",
+        linewidths=0.5,
+        linecolor="white",
+        ax=ax,
         cbar_kws={"label": "max test accuracy"},
     )
     ax.set(xlabel="C2 channels (c2)", ylabel="C1 channels (c1)")
@@ -52,7 +60,9 @@ def grid_heatmap(runs: pd.DataFrame, optimum: tuple[int, int] | None, path, c1_v
     _save(fig, path)
 
 
-def comparison_chart(runs: pd.DataFrame, reference: pd.DataFrame, name: str, title: str, path, row: str | None = None) -> None:
+def comparison_chart(
+    runs: pd.DataFrame, reference: pd.DataFrame, name: str, title: str, path, row: str | None = None
+) -> None:
     """Ours against the reference report: horizontal bars of max and mean test
     accuracy per model (`name` column); per-seed rows in `runs` become a mean
     with ±1 standard deviation error bars when there are several seeds.
@@ -61,17 +71,30 @@ def comparison_chart(runs: pd.DataFrame, reference: pd.DataFrame, name: str, tit
     ours = runs[keys + list(_STATISTICS)].assign(source="ours")
     theirs = reference[keys + list(_STATISTICS)].assign(source="reference report")
     long = pd.concat([ours, theirs], ignore_index=True).melt(
-        id_vars=keys + ["source"], value_vars=list(_STATISTICS), var_name="statistic", value_name="test accuracy"
+        id_vars=[*keys, "source"], value_vars=list(_STATISTICS), var_name="statistic", value_name="test accuracy"
     )
     long["statistic"] = long["statistic"].map(_STATISTICS)
     order = list(dict.fromkeys(list(runs[name]) + list(reference[name])))
     row_order = list(dict.fromkeys(list(runs[row]) + list(reference[row]))) if row else None
     seeds = runs.groupby(keys).size().max() if len(runs) else 0
     grid = sns.catplot(
-        data=long, kind="bar", y=name, x="test accuracy", hue="source", col="statistic", row=row,
-        order=order, row_order=row_order, hue_order=list(_SOURCE_COLOURS), palette=_SOURCE_COLOURS,
-        errorbar="sd", capsize=0.2, err_kws={"linewidth": 1.2},
-        height=0.45 * len(order) + 1.2, aspect=max(1.4, 5.0 / (0.45 * len(order) + 1.2)), sharey=True,
+        data=long,
+        kind="bar",
+        y=name,
+        x="test accuracy",
+        hue="source",
+        col="statistic",
+        row=row,
+        order=order,
+        row_order=row_order,
+        hue_order=list(_SOURCE_COLOURS),
+        palette=_SOURCE_COLOURS,
+        errorbar="sd",
+        capsize=0.2,
+        err_kws={"linewidth": 1.2},
+        height=0.45 * len(order) + 1.2,
+        aspect=max(1.4, 5.0 / (0.45 * len(order) + 1.2)),
+        sharey=True,
     )
     for ax in grid.axes.flat:
         ax.set_xlim(0, 1.08)
@@ -94,31 +117,25 @@ _QUANTITIES = {
 }
 
 
-def history_frame(runs: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Per-epoch history of the runs (their metrics_file), one row per epoch,
-    with the run's `name` column and seed."""
-    parts = []
-    for _, run in runs.iterrows():
-        document = metrics.read(run["metrics_file"])
-        history = pd.DataFrame(document["history"])
-        history[name] = run[name]
-        history["seed"] = run["seed"]
-        for extra in ("level",):
-            if extra in runs:
-                history[extra] = run[extra]
-        parts.append(history)
-    return pd.concat(parts, ignore_index=True)
-
-
 def curves_overlay(history: pd.DataFrame, name: str, title: str, path, col: str | None = None) -> None:
     """Training cost, test cost and test accuracy against epochs, one line per
     model (`name`), a band of ±1 sd over seeds; `col` splits into columns."""
     columns = list(dict.fromkeys(history[col])) if col else [None]
     hue_order = list(dict.fromkeys(history[name]))
-    palette = dict(zip(hue_order, sns.color_palette("tab10", len(hue_order)) if len(hue_order) <= 10 else sns.color_palette("husl", len(hue_order))))
+    palette = dict(
+        zip(
+            hue_order,
+            sns.color_palette("tab10", len(hue_order))
+            if len(hue_order) <= 10
+            else sns.color_palette("husl", len(hue_order)),
+        )
+    )
     fig, axes = plt.subplots(
-        len(_QUANTITIES), len(columns), figsize=(5.2 * len(columns) + 2.6, 3.0 * len(_QUANTITIES)),
-        sharex=True, squeeze=False,
+        len(_QUANTITIES),
+        len(columns),
+        figsize=(5.2 * len(columns) + 2.6, 3.0 * len(_QUANTITIES)),
+        sharex=True,
+        squeeze=False,
     )
     few_epochs = history["epoch"].nunique() < 30
     for j, value in enumerate(columns):
@@ -126,8 +143,16 @@ def curves_overlay(history: pd.DataFrame, name: str, title: str, path, col: str 
         for i, (quantity, label) in enumerate(_QUANTITIES.items()):
             ax = axes[i, j]
             sns.lineplot(
-                data=subset, x="epoch", y=quantity, hue=name, hue_order=[h for h in hue_order if h in set(subset[name])],
-                palette=palette, errorbar="sd", marker="o" if few_epochs else None, ax=ax, legend=False,
+                data=subset,
+                x="epoch",
+                y=quantity,
+                hue=name,
+                hue_order=[h for h in hue_order if h in set(subset[name])],
+                palette=palette,
+                errorbar="sd",
+                marker="o" if few_epochs else None,
+                ax=ax,
+                legend=False,
             )
             ax.set(ylabel=label if j == 0 else "", xlabel="epoch" if i == len(_QUANTITIES) - 1 else "")
             if quantity == "test_accuracy":
@@ -142,22 +167,22 @@ def curves_overlay(history: pd.DataFrame, name: str, title: str, path, col: str 
     _save(fig, path)
 
 
-FAMILY_ORDER = ["CNN", "CNN + dropout", "GRU (B3 / B4)", "GRU + dropout", "vanilla RNN", "LSTM", "2-layer GRU", "gradient clipping"]
-
-
-def accuracy_against_time(runs: pd.DataFrame, path) -> None:
-    """Part B: max test accuracy against training time, per run family and
-    input level; ±1 sd error bars in both directions with several seeds."""
+def accuracy_against_time(runs: pd.DataFrame, title: str, path) -> None:
+    """Part B: max test accuracy against training time, per run family (in
+    the order of their first rows) and input level; ±1 sd error bars in both
+    directions with several seeds."""
     summary = (
         runs.groupby(["level", "family"], sort=False)
         .agg(
-            accuracy=("max_test_accuracy", "mean"), accuracy_sd=("max_test_accuracy", "std"),
-            seconds=("train_seconds", "mean"), seconds_sd=("train_seconds", "std"), seeds=("seed", "count"),
+            accuracy=("max_test_accuracy", "mean"),
+            accuracy_sd=("max_test_accuracy", "std"),
+            seconds=("train_seconds", "mean"),
+            seconds_sd=("train_seconds", "std"),
+            seeds=("seed", "count"),
         )
         .reset_index()
     )
-    present = set(summary["family"])
-    families = [f for f in FAMILY_ORDER if f in present] + sorted(present - set(FAMILY_ORDER))
+    families = list(dict.fromkeys(summary["family"]))
     palette = dict(zip(families, sns.color_palette("tab10", len(families))))
     markers = dict(zip(families, ["o", "s", "D", "^", "v", "P", "X", "*", "<", ">"]))
     levels = list(dict.fromkeys(summary["level"]))
@@ -167,10 +192,16 @@ def accuracy_against_time(runs: pd.DataFrame, path) -> None:
         for _, point in subset.iterrows():
             several = point["seeds"] > 1
             ax.errorbar(
-                point["seconds"], point["accuracy"],
-                xerr=point["seconds_sd"] if several else None, yerr=point["accuracy_sd"] if several else None,
-                fmt=markers[point["family"]], color=palette[point["family"]], markersize=9, capsize=3,
-                markeredgecolor="black", markeredgewidth=0.5,
+                point["seconds"],
+                point["accuracy"],
+                xerr=point["seconds_sd"] if several else None,
+                yerr=point["accuracy_sd"] if several else None,
+                fmt=markers[point["family"]],
+                color=palette[point["family"]],
+                markersize=9,
+                capsize=3,
+                markeredgecolor="black",
+                markeredgewidth=0.5,
             )
         ax.set(title=f"{level} input", ylim=(0, 1))
     low, high = summary["seconds"].min(), summary["seconds"].max()
@@ -184,57 +215,52 @@ def accuracy_against_time(runs: pd.DataFrame, path) -> None:
     axes[0, 0].set_ylabel("max test accuracy")
     seeds = int(summary["seeds"].max()) if len(summary) else 0
     handles = [
-        plt.Line2D([], [], linestyle="", marker=markers[f], color=palette[f], markeredgecolor="black", markersize=9, label=f)
+        plt.Line2D(
+            [], [], linestyle="", marker=markers[f], color=palette[f], markeredgecolor="black", markersize=9, label=f
+        )
         for f in families
     ]
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    fig.suptitle("Part B: test accuracy against training time" + (f" (mean ± sd of {seeds} seeds)" if seeds > 1 else ""))
+    fig.suptitle(title + (f" (mean ± sd of {seeds} seeds)" if seeds > 1 else ""))
     fig.tight_layout()
     _save(fig, path)
 
 
-# ---- jobs (scripts/*figure*.py) -------------------------------------------------------
-
-_TITLES = {
-    "a4": "A4: all Part A models against the reference report",
-    "b5": "B5: text classifiers without and with dropout against the reference report",
-    "b6": "B6: recurrent variants against the reference report",
-}
-_NAME = {"a4": "experiment", "b5": "model", "b6": "variant"}
-_ROW = {"a4": None, "b5": "dropout_label", "b6": "level"}
-_CURVE_TITLES = {
-    "a4": "A4: learning curves of all Part A models",
-    "b5": "B5: learning curves of B1–B4 without and with dropout",
-    "b6": "B6: learning curves of the recurrent variants",
-}
+# ---- jobs (scripts/grid_heatmap.py, comparison_figures.py, accuracy_time_figure.py) ----
 
 
-def write_grid_heatmap(runs_csv, optimum_json, grid: dict, output, log=print) -> None:
-    runs = tables.grid_runs(report.read_runs(runs_csv), grid["c1"], grid["c2"])
-    optimum = report.load_json(optimum_json)
-    grid_heatmap(runs, (optimum["c1"], optimum["c2"]), output, grid["c1"], grid["c2"])
-    log(f"A2 heatmap of {len(runs)} runs")
+def write_grid_heatmap(runs_csv, optimum_json, config: dict, output, log=print) -> None:
+    """A2: the heatmap of the grid's runs (config: part_a), the chosen pair outlined."""
+    rows = study_runs.question_runs("a2", study_runs.read_all_runs(runs_csv), config)
+    grid = config["grid"]
+    grid_heatmap(rows, tables.optimum_pair(optimum_json), output, grid["c1"], grid["c2"])
+    log(f"A2 heatmap of {len(rows)} runs")
 
 
 def write_comparison_figures(
-    question, runs_csv, reference_dir, optimum_json, a1_pair, mask_padding, outputs: dict, log=print
+    question, metric_files, reference_files, optimum_json, config: dict, outputs: dict, log=print
 ) -> None:
-    """A4 / B5 / B6: the chart against the reference and the grouped curves."""
-    runs = report.question_runs(
-        question, report.read_runs(runs_csv), a1_pair, report.optimum_pair(optimum_json), mask_padding
+    """A4 / B5 / B6: the chart against the reference and the grouped learning
+    curves, from the question's metrics files (config: the part's)."""
+    spec = questions.QUESTIONS[question]
+    documents = study_runs.read_documents(metric_files)
+    rows = study_runs.question_runs(
+        question, study_runs.runs_frame(documents), config, tables.optimum_pair(optimum_json)
     )
-    reference = report.reference_rows(question, report.read_reference(reference_dir))
-    name, row = _NAME[question], _ROW[question]
-    comparison_chart(runs, reference, name, _TITLES[question], outputs["chart"], row=row)
-    if question == "b5":
-        runs = runs.assign(model=[f"{m}{' + dropout' if d > 0 else ''}" for m, d in zip(runs["model"], runs["dropout"])])
-    history = history_frame(runs, name)
-    curves_overlay(history, name, _CURVE_TITLES[question], outputs["curves"], col="level" if question == "b6" else None)
-    log(f"{question}: {len(runs)} runs charted")
+    theirs = reference.reference_rows(question, reference.read_reference(reference_files), config)
+    row = spec.axis.column if spec.axis else None
+    title = f"{spec.title} against the reference report"
+    comparison_chart(rows, theirs, spec.column, title, outputs["chart"], row=row)
+    # One panel per axis value, or one panel where the names tell the values apart.
+    panels = row if spec.axis and spec.axis.panels else None
+    hue = spec.column if panels or not spec.axis else "name"
+    history = study_runs.history_frame(documents, rows, [hue, "seed", *([panels] if panels else [])])
+    curves_overlay(history, hue, f"{spec.title}: learning curves", outputs["curves"], col=panels)
+    log(f"{question}: {len(rows)} runs charted")
 
 
-def write_accuracy_against_time(runs_csv, mask_padding, output, log=print) -> None:
-    part_b = tables.part_b_study_runs(report.read_runs(runs_csv), mask_padding).copy()
-    part_b["family"] = [report.part_b_family(row) for _, row in part_b.iterrows()]
-    accuracy_against_time(part_b, output)
-    log(f"Part B: {len(part_b)} runs")
+def write_accuracy_against_time(runs_csv, config: dict, output, log=print) -> None:
+    """Part B: every B5 and B6 run by model family (config: part_b)."""
+    rows = study_runs.question_runs("b_accuracy_time", study_runs.read_all_runs(runs_csv), config)
+    accuracy_against_time(rows, questions.QUESTIONS["b_accuracy_time"].title, output)
+    log(f"Part B: {len(rows)} runs")

@@ -1,0 +1,19 @@
+"""The analysis stage: from the training runs' metrics.json files to the
+study's results, the tables and figures under results/. Each module imports
+only the ones listed before it:
+
+- runs: every metrics.json read once into the tidy table of all runs
+  (results/tables/all_runs.csv), and a question's rows of it, named and
+  ordered by nnstudy.questions;
+- tables: the study's tables (A2, A4, B5, B6, masking ablation) and A2's
+  choice of the pair for A3;
+- reference: our numbers beside the reference report's (data/reference/);
+- figures: the figures over many runs (heatmap, comparison charts, grouped
+  learning curves, accuracy against time).
+
+The stages in order: data (nnstudy.cifar, nnstudy.text), training
+(nnstudy.experiments, training, models), analysis, and the HTML report
+(nnstudy.report), which shows them all.
+
+(Not "nnstudy/results": .gitignore's `results/` would hide the package.)
+"""

@@ -1,9 +1,0 @@
-"""A2: heatmap of max test accuracy over the c1 × c2 grid."""
-from nnstudy import figures, jobs
-
-jobs.run(
-    snakemake,
-    lambda log: figures.write_grid_heatmap(
-        snakemake.input.runs, snakemake.input.optimum, snakemake.params.grid, snakemake.output[0], log
-    ),
-)
