@@ -45,8 +45,22 @@ MODELS = {
 
 def engine_epoch_seconds(model: str, copies: int, args, data_dir: str) -> list[float]:
     """Start `copies` engine workers for `model` at once; each one's steady seconds per epoch."""
-    command = [sys.executable, speed.__file__, "--backend", args.backend, "--epochs", str(args.epochs),
-               "--threads", str(args.threads), "--cifar10-dir", str(args.cifar10_dir), "--worker", "engine", model, data_dir]
+    command = [
+        sys.executable,
+        speed.__file__,
+        "--backend",
+        args.backend,
+        "--epochs",
+        str(args.epochs),
+        "--threads",
+        str(args.threads),
+        "--cifar10-dir",
+        str(args.cifar10_dir),
+        "--worker",
+        "engine",
+        model,
+        data_dir,
+    ]
 
     def one(_: int) -> float:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -65,8 +79,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads per training job")
     parser.add_argument("--sharing", type=int, default=4, help="copies trained at once for the shared figure")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--shared-models", nargs="*", default=None, choices=list(MODELS),
-                        help="models also timed while sharing (default: all of --models; none: alone only)")
+    parser.add_argument(
+        "--shared-models",
+        nargs="*",
+        default=None,
+        choices=list(MODELS),
+        help="models also timed while sharing (default: all of --models; none: alone only)",
+    )
     parser.add_argument("--cifar10-dir", type=Path, default=speed.CIFAR)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
@@ -74,8 +93,10 @@ def main() -> None:
         parser.error("--epochs must be at least 3 (the first epoch is left out)")
     shared = args.models if args.shared_models is None else args.shared_models
 
-    print(f"backend {args.backend}, {args.threads} threads per job, seconds per epoch after the first of "
-          f"{args.epochs}; shared: {args.sharing} copies at once (median of theirs)")
+    print(
+        f"backend {args.backend}, {args.threads} threads per job, seconds per epoch after the first of "
+        f"{args.epochs}; shared: {args.sharing} copies at once (median of theirs)"
+    )
     print(f"{'model':10s} {'alone':>8s} {'shared':>8s} {'slowdown':>9s}", flush=True)
     table = {}
     with tempfile.TemporaryDirectory() as data_dir:
@@ -87,13 +108,23 @@ def main() -> None:
                 row |= {"shared_s": statistics.median(runs), "shared_runs_s": runs}
                 row["slowdown"] = row["shared_s"] / row["alone_s"]
             table[key] = row
-            shared_text = f"{row['shared_s']:8.3f} {row['slowdown']:9.2f}" if "shared_s" in row else f"{'–':>8s} {'–':>9s}"
+            shared_text = (
+                f"{row['shared_s']:8.3f} {row['slowdown']:9.2f}" if "shared_s" in row else f"{'–':>8s} {'–':>9s}"
+            )
             print(f"{key:10s} {row['alone_s']:8.3f} {shared_text}", flush=True)
     print("cluster.seconds_per_epoch (alone, rounded up to 0.1 s):")
     print("  {" + ", ".join(f"{key}: {-(-row['alone_s'] * 10 // 1) / 10:g}" for key, row in table.items()) + "}")
     if args.json:
-        args.json.write_text(json.dumps({"settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "json"}
-                                         | {"device": device_name()}, "results": table}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "json"}
+                    | {"device": device_name()},
+                    "results": table,
+                },
+                indent=1,
+            )
+        )
 
 
 def device_name() -> str:
@@ -105,8 +136,10 @@ def device_name() -> str:
         return subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-                     platform.machine())
+        model = next(
+            (line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
+            platform.machine(),
+        )
         return f"{model}, {os.cpu_count()} cores"
 
 

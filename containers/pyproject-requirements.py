@@ -9,6 +9,7 @@ package itself is not installed in the image, only its dependencies).
 """
 
 import sys
+
 import tomllib
 
 

@@ -64,7 +64,9 @@ def feature_maps(image: np.ndarray, activations: dict[str, np.ndarray], title: s
     one shared range [0, layer max] so tiles of a layer compare directly.
     """
     fig, axes = plt.subplots(
-        1, len(activations) + 1, figsize=(4 * (len(activations) + 1), 4.4),
+        1,
+        len(activations) + 1,
+        figsize=(4 * (len(activations) + 1), 4.4),
         gridspec_kw={"width_ratios": [1] + [1.4] * len(activations)},
     )
     axes[0].imshow(np.clip(image, 0, 1), interpolation="nearest")

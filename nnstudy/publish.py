@@ -66,11 +66,19 @@ def comparison_rows(question: str, runs: pd.DataFrame, reference_dir: Path, conf
 
 
 def _markdown(rows: list[dict]) -> str:
-    lines = ["| model | max test acc (ours) | reference | difference | mean test acc (ours) | reference |",
-             "|:--|--:|--:|--:|--:|--:|"]
+    lines = [
+        "| model | max test acc (ours) | reference | difference | mean test acc (ours) | reference |",
+        "|:--|--:|--:|--:|--:|--:|",
+    ]
     for row in rows:
-        cells = [row["key"], _number(row["ours"]), _number(row["reference"]), _number(row["difference"], sign=True),
-                 _number(row["ours_mean"]), _number(row["reference_mean"])]
+        cells = [
+            row["key"],
+            _number(row["ours"]),
+            _number(row["reference"]),
+            _number(row["difference"], sign=True),
+            _number(row["ours_mean"]),
+            _number(row["reference_mean"]),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -88,8 +96,12 @@ def readme_context(folder: Path, reference_dir: Path) -> dict:
     part_b = publication["config"]["part_b"]
     explanations = yaml.safe_load((folder / "explanations.yaml").read_text()) or {}
     comparisons = {q: comparison_rows(q, runs, reference_dir, part_b) for q in ("b5", "b6")}
-    missing = [f"{q}: {row['key']}" for q, rows in comparisons.items() for row in rows
-               if row["explain"] and f"{q}: {row['key']}" not in explanations]
+    missing = [
+        f"{q}: {row['key']}"
+        for q, rows in comparisons.items()
+        for row in rows
+        if row["explain"] and f"{q}: {row['key']}" not in explanations
+    ]
     if missing:
         raise StudyError(f"{folder / 'explanations.yaml'}: no explanation for {'; '.join(missing)}")
     masking = study_runs.question_runs("masking", runs, part_b)
@@ -111,7 +123,9 @@ def readme_context(folder: Path, reference_dir: Path) -> dict:
         "gains": tables.masking_gains(masking),
         "explained": [
             row | {"question": q.upper(), "text": explanations[f"{q}: {row['key']}"].strip()}
-            for q, rows in comparisons.items() for row in rows if row["explain"]
+            for q, rows in comparisons.items()
+            for row in rows
+            if row["explain"]
         ],
         "number": _number,
     }
@@ -164,8 +178,17 @@ def _machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {platform.system()}"
 
 
-def publish(folder: Path, *, results: Path, config: dict, command: str, snakemake_logs: list[Path],
-            reference_dir: Path, readme: Path | None, note: str = "") -> None:
+def publish(
+    folder: Path,
+    *,
+    results: Path,
+    config: dict,
+    command: str,
+    snakemake_logs: list[Path],
+    reference_dir: Path,
+    readme: Path | None,
+    note: str = "",
+) -> None:
     """Copy the run's files into `folder`, record its making, write README.md."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(results / "tables/all_runs.csv", folder / "all_runs.csv")
@@ -196,8 +219,13 @@ def main(argv=None) -> None:
     parser.add_argument("--results", type=Path, default=Path("results"), help="the finished run's results folder")
     parser.add_argument("--configfile", type=Path, required=True, help="the config the run used")
     parser.add_argument("--command", required=True, help="the command that made the run")
-    parser.add_argument("--snakemake-log", type=Path, action="append", required=True,
-                        help="Snakemake's log of the run (repeat for a run made in several invocations)")
+    parser.add_argument(
+        "--snakemake-log",
+        type=Path,
+        action="append",
+        required=True,
+        help="Snakemake's log of the run (repeat for a run made in several invocations)",
+    )
     parser.add_argument("--note", default="", help="how the run was made, beyond the command (one paragraph)")
     parser.add_argument("--reference", type=Path, default=Path("data/reference"))
     parser.add_argument("--readme", default="README.md", help="project README with the B5 block ('' leaves it alone)")

@@ -96,10 +96,14 @@ def run_status(workdir: Path, run: str, epochs: int, resume_dir: str, snakemake_
     if document is not None:
         history = document["history"]
         return RunStatus(
-            run, "done", len(history), epochs,
+            run,
+            "done",
+            len(history),
+            epochs,
             last_accuracy=history[-1]["test_accuracy"] if history else None,
             best_accuracy=document["summary"]["max_test_accuracy"],
-            seconds_per_epoch=document["summary"]["seconds_per_epoch"], eta_seconds=0.0,
+            seconds_per_epoch=document["summary"]["seconds_per_epoch"],
+            eta_seconds=0.0,
         )
     state = _json(workdir / resume_dir / run / "history.json") or {}
     saved = state.get("history") or []
@@ -174,21 +178,29 @@ def render(statuses: list[RunStatus], pending: list[str]) -> str:
     header = ("run", "state", "epochs", "last acc", "best acc", "s/epoch", "ETA")
     rows = [
         (
-            Path(s.run).name, s.state, f"{s.epochs_done}/{s.epochs_total}", _accuracy(s.last_accuracy),
-            _accuracy(s.best_accuracy), "–" if s.seconds_per_epoch is None else f"{s.seconds_per_epoch:.2f}",
+            Path(s.run).name,
+            s.state,
+            f"{s.epochs_done}/{s.epochs_total}",
+            _accuracy(s.last_accuracy),
+            _accuracy(s.best_accuracy),
+            "–" if s.seconds_per_epoch is None else f"{s.seconds_per_epoch:.2f}",
             "–" if s.state == "done" else _duration(s.eta_seconds),
         )
         for s in statuses
     ]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-             for row in [header, *rows]]
+    lines = [
+        "  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        for row in [header, *rows]
+    ]
     return "\n".join([*lines, "", summary(statuses, pending)])
 
 
 def summary(statuses: list[RunStatus], pending: list[str]) -> str:
-    counts = {state: sum(s.state == state for s in statuses)
-              for state in ("done", "running", "interrupted", "failed", "waiting")}
+    counts = {
+        state: sum(s.state == state for s in statuses)
+        for state in ("done", "running", "interrupted", "failed", "waiting")
+    }
     parts = [f"{n} {state}" for state, n in counts.items() if n or state == "done"]
     text = f"{len(statuses)} runs: " + ", ".join(parts)
     if pending:
@@ -211,8 +223,14 @@ def main(argv=None) -> None:
     parser.add_argument("--directory", "-d", type=Path, default=Path("."), help="the workflow directory")
     parser.add_argument("--configfile", type=Path, nargs="+", default=[], help="as given to snakemake")
     parser.add_argument("--config", nargs="+", default=[], metavar="KEY=VALUE", help="as given to snakemake")
-    parser.add_argument("--watch", type=float, nargs="?", const=10.0, metavar="SECONDS",
-                        help="refresh every SECONDS (default 10) until Ctrl-C")
+    parser.add_argument(
+        "--watch",
+        type=float,
+        nargs="?",
+        const=10.0,
+        metavar="SECONDS",
+        help="refresh every SECONDS (default 10) until Ctrl-C",
+    )
     args = parser.parse_args(argv)
     try:
         study = load_study(args.directory, args.configfile, args.config)

@@ -17,7 +17,18 @@ CIFAR_DIR = SHARED_DATA / "cifar10"
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 NNSTUDY = Path(sys.executable).with_name("nnstudy")
 # What a copy of the workflow needs; results and caches stay behind.
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "report", "profiles", "data", "envs", "containers"]
+WORKFLOW_FILES = [
+    "Snakefile",
+    "config.yaml",
+    "rules",
+    "scripts",
+    "schemas",
+    "report",
+    "profiles",
+    "data",
+    "envs",
+    "containers",
+]
 
 
 def copy_workflow(target: Path) -> Path:
@@ -33,7 +44,7 @@ def copy_workflow(target: Path) -> Path:
 
 def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800) -> subprocess.CompletedProcess:
     """Run the real snakemake in `workdir`; output captured as text."""
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: PLW1510  the caller checks, with the output in the message
         [str(SNAKEMAKE), *args],
         cwd=workdir,
         capture_output=True,
@@ -48,7 +59,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800
 
 def nnstudy_status(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """The installed `nnstudy status` console script, run in `workdir`."""
-    result = subprocess.run([str(NNSTUDY), "status", *args], cwd=workdir, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(  # noqa: PLW1510  the caller checks, with the output in the message
+        [str(NNSTUDY), "status", *args], cwd=workdir, capture_output=True, text=True, timeout=60
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"nnstudy status {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result

@@ -17,14 +17,20 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from generated_study import SECTIONS, build_study, render_study
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--hide-scrollbars", "--mute-audio",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--mute-audio",
 ]
 
 PROBE = """
@@ -64,7 +70,10 @@ def run_browser(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
     return subprocess.run(
         [chromium(), *FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
 
 
@@ -72,7 +81,9 @@ def probe(page: Path, tmp_path: Path) -> dict:
     """Load the page with the probe appended; the probe's findings."""
     probed = page.with_name(page.stem + "-probed.html")
     probed.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
-    dom = run_browser(tmp_path, "--virtual-time-budget=20000", "--window-size=1280,1000", "--dump-dom", probed.as_uri()).stdout
+    dom = run_browser(
+        tmp_path, "--virtual-time-budget=20000", "--window-size=1280,1000", "--dump-dom", probed.as_uri()
+    ).stdout
     found = re.search(r'<pre id="probe-result">(.*?)</pre>', dom, re.S)
     assert found, f"the probe did not run; the browser printed:\n{dom[-2000:]}"
     return json.loads(html.unescape(found.group(1)))
@@ -82,14 +93,22 @@ def screenshot(page: Path, tmp_path: Path, name: str, height: int) -> Path:
     target = Path(os.environ.get("NNSTUDY_SCREENSHOTS") or tmp_path)
     target.mkdir(parents=True, exist_ok=True)
     path = target / f"{name}.png"
-    run_browser(tmp_path, "--virtual-time-budget=20000", f"--window-size=1280,{height}", f"--screenshot={path}", page.as_uri())
+    run_browser(
+        tmp_path, "--virtual-time-budget=20000", f"--window-size=1280,{height}", f"--screenshot={path}", page.as_uri()
+    )
     return path
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory, curve_plots):  # noqa: F811
+def rendered(tmp_path_factory, curve_plots):
     root = tmp_path_factory.mktemp("browser-study")
-    files = build_study(root, curve_plots, relabel={"word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1": "<script>document.title='pwned'</script>"})
+    files = build_study(
+        root,
+        curve_plots,
+        relabel={
+            "word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1": "<script>document.title='pwned'</script>"
+        },
+    )
     return render_study(root, files)
 
 
@@ -98,8 +117,17 @@ def test_report_in_headless_chromium(rendered, tmp_path):
     assert result["images"] > 100
     assert result["broken"] == [], f"images that did not load: {result['broken']}"
     ids = {table["id"]: table["rows"] for table in result["tables"]}
-    for table_id in ("table-a2", "table-a4", "table-b5", "table-b6", "table-a4-reference", "table-b5-reference",
-                     "table-b6-reference", "table-all-runs", "table-jobs"):
+    for table_id in (
+        "table-a2",
+        "table-a4",
+        "table-b5",
+        "table-b6",
+        "table-a4-reference",
+        "table-b5-reference",
+        "table-b6-reference",
+        "table-all-runs",
+        "table-jobs",
+    ):
         assert ids.get(table_id, 0) > 0, f"{table_id} missing or empty"
     assert set(SECTIONS) <= set(result["sections"])
     assert result["width"] <= 1280, "the page scrolls sideways"

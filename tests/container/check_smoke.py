@@ -20,7 +20,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     results, expected = Path(argv[1]), argv[2]
-    import tensorflow  # noqa: E402  (only for its version)
+    import tensorflow
 
     problems: list[str] = []
     json_files = sorted(results.rglob("*.json"))
@@ -44,7 +44,9 @@ def main(argv: list[str]) -> int:
         if versions.get("python") != platform.python_version():
             problems.append(f"{path}: python {versions.get('python')!r}, container has {platform.python_version()!r}")
         if versions.get("tensorflow") != tensorflow.__version__:
-            problems.append(f"{path}: tensorflow {versions.get('tensorflow')!r}, container has {tensorflow.__version__!r}")
+            problems.append(
+                f"{path}: tensorflow {versions.get('tensorflow')!r}, container has {tensorflow.__version__!r}"
+            )
         summary = data.get("summary") or {}
         if not isinstance(summary.get("final_test_accuracy"), (int, float)):
             problems.append(f"{path}: no numeric summary.final_test_accuracy")
@@ -56,9 +58,11 @@ def main(argv: list[str]) -> int:
     tables = sorted((results / "tables").glob("*.csv")) if (results / "tables").is_dir() else []
     if not tables:
         problems.append(f"no tables under {results / 'tables'}")
-    print(f"checked {len(json_files)} JSON files, {len(metrics)} metrics.json "
-          f"(part A: {parts.get('A', 0)}, part B: {parts.get('B', 0)}), {len(tables)} CSV tables; "
-          f"python {platform.python_version()}, tensorflow {tensorflow.__version__}")
+    print(
+        f"checked {len(json_files)} JSON files, {len(metrics)} metrics.json "
+        f"(part A: {parts.get('A', 0)}, part B: {parts.get('B', 0)}), {len(tables)} CSV tables; "
+        f"python {platform.python_version()}, tensorflow {tensorflow.__version__}"
+    )
     for problem in problems:
         print(f"FAIL: {problem}", file=sys.stderr)
     return 1 if problems else 0

@@ -106,8 +106,7 @@ def main(argv: list[str]) -> int:
                 directory = local_dir(value)
                 if directory is not None:
                     if not directory.is_dir():
-                        print(f"note: host pip {key} {value} does not exist; not passed to the build",
-                              file=sys.stderr)
+                        print(f"note: host pip {key} {value} does not exist; not passed to the build", file=sys.stderr)
                         continue
                     if str(directory) not in mounts:
                         mounts.append(str(directory))

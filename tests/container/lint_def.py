@@ -15,12 +15,44 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from pathlib import Path
 
-AGENTS = {"docker", "docker-archive", "docker-daemon", "oci", "oci-archive", "localimage",
-          "library", "oras", "shub", "scratch", "debootstrap", "yum", "dnf", "zypper", "busybox"}
-SECTIONS = {"arguments", "setup", "files", "environment", "post", "runscript", "startscript",
-            "test", "labels", "help", "apprun", "applabels", "appinstall", "appenv",
-            "apphelp", "appfiles", "apptest"}
+AGENTS = {
+    "docker",
+    "docker-archive",
+    "docker-daemon",
+    "oci",
+    "oci-archive",
+    "localimage",
+    "library",
+    "oras",
+    "shub",
+    "scratch",
+    "debootstrap",
+    "yum",
+    "dnf",
+    "zypper",
+    "busybox",
+}
+SECTIONS = {
+    "arguments",
+    "setup",
+    "files",
+    "environment",
+    "post",
+    "runscript",
+    "startscript",
+    "test",
+    "labels",
+    "help",
+    "apprun",
+    "applabels",
+    "appinstall",
+    "appenv",
+    "apphelp",
+    "appfiles",
+    "apptest",
+}
 SHELL_SECTIONS = {"setup", "environment", "post", "runscript", "startscript", "test"}
 
 
@@ -60,7 +92,7 @@ def check_archive(path: str, problems: list[str]) -> None:
         problems.append(f"{path}: manifest.json is not a non-empty list")
         return
     for entry in manifest:
-        for member in [entry.get("Config")] + list(entry.get("Layers") or []):
+        for member in [entry.get("Config"), *(entry.get("Layers") or [])]:
             if not member or member not in names:
                 problems.append(f"{path}: manifest refers to missing member {member!r}")
         if not entry.get("Layers"):
@@ -74,7 +106,7 @@ def main(argv: list[str]) -> int:
         return 2
     problems: list[str] = []
     try:
-        header, sections = parse(open(argv[1]).read())
+        header, sections = parse(Path(argv[1]).read_text())
     except ValueError as exc:
         print(f"FAIL: {argv[1]}: {exc}", file=sys.stderr)
         return 1
@@ -102,7 +134,7 @@ def main(argv: list[str]) -> int:
                 if line and not line.startswith("#"):
                     key, _, value = line.partition("=")
                     defaults[key.strip()] = value.strip()
-    text = open(argv[1]).read()
+    text = Path(argv[1]).read_text()
     for var in sorted(set(re.findall(r"\{\{\s*(\w+)\s*\}\}", text))):
         if var not in defaults:
             problems.append(f"{{{{ {var} }}}} has no default in %arguments")
@@ -112,13 +144,16 @@ def main(argv: list[str]) -> int:
             with tempfile.NamedTemporaryFile("w", suffix=".sh") as fh:
                 fh.write(script + "\n")
                 fh.flush()
-                result = subprocess.run(["sh", "-n", fh.name], capture_output=True, text=True)
+                result = subprocess.run(["sh", "-n", fh.name], capture_output=True, text=True, check=False)
             if result.returncode:
                 problems.append(f"%{name}: shell syntax error: {result.stderr.strip()}")
     if len(argv) == 3:
         check_archive(argv[2], problems)
-    print(f"{argv[1]}: Bootstrap {agent}, From {values.get('from')!r}, sections "
-          + ", ".join(f"%{n}" for n in names) + f", arguments {defaults}")
+    print(
+        f"{argv[1]}: Bootstrap {agent}, From {values.get('from')!r}, sections "
+        + ", ".join(f"%{n}" for n in names)
+        + f", arguments {defaults}"
+    )
     for problem in problems:
         print(f"FAIL: {problem}", file=sys.stderr)
     return 1 if problems else 0
