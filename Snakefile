@@ -15,6 +15,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/part_a.smk"
 include: "rules/part_b.smk"
+include: "rules/packs.smk"
 include: "rules/report.smk"
 
 

@@ -59,7 +59,6 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
     metrics.write(outputs["metrics"], document)
     plots.learning_curves(history, "cost", f"{run['label']}: cost", outputs["costs"])
     plots.learning_curves(history, "accuracy", f"{run['label']}: accuracy", outputs["accuracies"])
-    training.ResumeState(state_dir, fingerprint).clear()
     summary = document["summary"]
     log(
         f"done: max test accuracy {summary['max_test_accuracy']:.4f} "

@@ -9,6 +9,7 @@ rows by the run names made here, so all of them always agree.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from nnstudy import questions
@@ -45,6 +46,16 @@ def part_b_run(level, arch, layers=1, dropout=0.0, clip=None, padding="unmasked"
         padding=padding,
         seed=seed,
     )
+
+
+def run_wildcards(run: str) -> dict[str, str]:
+    """The wildcards of a run folder (PART_A_RUN or PART_B_RUN), "part" beside them."""
+    for part, pattern in (("part_a", PART_A_RUN), ("part_b", PART_B_RUN)):
+        regex = re.escape(pattern).replace(r"\{", "{").replace(r"\}", "}")
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/_]+)", regex)
+        if match := re.fullmatch(regex, run):
+            return {"part": part, **match.groupdict()}
+    raise ValueError(f"not a run folder: {run}")
 
 
 def model_name(run: str) -> str:

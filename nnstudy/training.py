@@ -221,6 +221,11 @@ def fit(
     keras.utils.set_random_seed(seed)
     if model is None:
         model = build()
+    elif len(history) == epochs:
+        log(
+            f"all {epochs} epochs are in the resume state {state_dir}: writing the outputs from it "
+            "(delete it to train afresh)"
+        )
     else:
         log(f"resuming after epoch {len(history)} of {epochs} from {state_dir}")
     batches = EpochBatches(data.x_train, data.y_train, batch_size, seed)

@@ -5,22 +5,8 @@ rule train_cifar:
     output:
         metrics=f"{PART_A_RUN}/metrics.json",
         model=f"{PART_A_RUN}/model.keras",
-        costs=learning_curve(
-            f"{PART_A_RUN}/costs.png",
-            "Part A: CIFAR-10",
-            "cost",
-            model="CNN ({c1}, {c2})",
-            optimizer="{optimizer}",
-            dropout="{dropout}",
-        ),
-        accuracies=learning_curve(
-            f"{PART_A_RUN}/accuracies.png",
-            "Part A: CIFAR-10",
-            "accuracy",
-            model="CNN ({c1}, {c2})",
-            optimizer="{optimizer}",
-            dropout="{dropout}",
-        ),
+        costs=learning_curve("part_a", PART_A_RUN, "cost"),
+        accuracies=learning_curve("part_a", PART_A_RUN, "accuracy"),
     log:
         f"logs/{PART_A_RUN}.log",
     benchmark:
@@ -31,9 +17,9 @@ rule train_cifar:
         STUDY["container"] or None
     threads: TRAINING["threads"]
     resources:
-        gpu=1,
+        gpu=training_gpus,
         mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=training_runtime(seconds_per_epoch=30, epochs=PART_A["epochs"]),
+        runtime=part_a_runtime,
     params:
         settings=part_a_settings(),
         state_dir=resume_dir,

@@ -5,24 +5,8 @@ rule train_text:
     output:
         metrics=f"{PART_B_RUN}/metrics.json",
         model=f"{PART_B_RUN}/model.keras",
-        costs=learning_curve(
-            f"{PART_B_RUN}/costs.png",
-            "Part B: text classification",
-            "cost",
-            model="{level} {arch}",
-            layers="{layers}",
-            dropout="{dropout}",
-            clip="{clip}",
-        ),
-        accuracies=learning_curve(
-            f"{PART_B_RUN}/accuracies.png",
-            "Part B: text classification",
-            "accuracy",
-            model="{level} {arch}",
-            layers="{layers}",
-            dropout="{dropout}",
-            clip="{clip}",
-        ),
+        costs=learning_curve("part_b", PART_B_RUN, "cost"),
+        accuracies=learning_curve("part_b", PART_B_RUN, "accuracy"),
     log:
         f"logs/{PART_B_RUN}.log",
     benchmark:
@@ -33,9 +17,9 @@ rule train_text:
         STUDY["container"] or None
     threads: TRAINING["threads"]
     resources:
-        gpu=1,
+        gpu=training_gpus,
         mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=training_runtime(seconds_per_epoch=60, epochs=PART_B["epochs"]),
+        runtime=part_b_runtime,
     params:
         settings=part_b_settings,
         state_dir=resume_dir,

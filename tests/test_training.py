@@ -45,6 +45,18 @@ def test_same_seed_same_metrics(tmp_path):
     assert curves(run(tmp_path, "a", 2)) == curves(run(tmp_path, "b", 2))
 
 
+def test_a_finished_run_is_rewritten_from_its_state_without_training(tmp_path):
+    """A job run again after it finished (a retried packed allocation) trains no epoch."""
+    first = run(tmp_path, "done", 2)
+    logs = []
+    again = run(tmp_path, "done", 2, logs=logs)
+    state = tmp_path / "done"
+    assert logs == [
+        f"all 2 epochs are in the resume state {state}: writing the outputs from it (delete it to train afresh)"
+    ]
+    assert again == first
+
+
 @pytest.mark.parametrize("dropout", [0.0, 0.5])
 def test_resumed_run_equals_uninterrupted_run(tmp_path, dropout):
     logs = []

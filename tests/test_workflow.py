@@ -43,7 +43,14 @@ def test_smoke_study_produces_every_output(request, backend):
     optimum = json.loads((smoke_run / "results/part_a/optimum.json").read_text())
     assert (optimum["c1"], optimum["c2"]) == (grid.loc[0, "c1"], grid.loc[0, "c2"])
     a4 = pd.read_csv(smoke_run / "results/tables/a4_comparison.csv")
-    assert {"A1 SGD", "A2 SGD (grid optimum)", "A3a SGD + momentum", "A3b RMSProp", "A3c Adam", "A3d SGD + dropout"} == set(a4["experiment"])
+    assert {
+        "A1 SGD",
+        "A2 SGD (grid optimum)",
+        "A3a SGD + momentum",
+        "A3b RMSProp",
+        "A3c Adam",
+        "A3d SGD + dropout",
+    } == set(a4["experiment"])
     assert len(pd.read_csv(smoke_run / "results/tables/b5_models.csv")) == 8
     assert len(pd.read_csv(smoke_run / "results/tables/b6_rnn_variants.csv")) == 10
     for table in TABLES:
@@ -53,7 +60,10 @@ def test_smoke_study_produces_every_output(request, backend):
         assert (smoke_run / f"results/part_a/feature_maps/test_image_{index}.png").stat().st_size > 0
     vocabulary = json.loads((smoke_run / "results/part_b/data/vocabulary.json").read_text())
     assert vocabulary["num_classes"] == 14 and vocabulary["vocabulary"][:2] == ["<pad>", "<unk>"]
-    assert not list((smoke_run / "resume").rglob("*.keras")), "resume state left after success"
+    # Finished runs keep their last state: a retried packed allocation rewrites them from it.
+    states = sorted((smoke_run / "resume").rglob("history.json"))
+    assert len(states) == len(part_a) + len(part_b)
+    assert all(len(json.loads(state.read_text())["history"]) == 2 for state in states)
     benchmark = next((smoke_run / "benchmarks").rglob("*.tsv"))
     assert benchmark.read_text().startswith("s\t")
     assert_clean_logs(smoke_run / "logs")
@@ -66,7 +76,7 @@ def assert_clean_logs(folder):
     for path in logs:
         for line in path.read_text().splitlines():
             assert not re.match(r"[IWE]\d{4} ", line) and "absl::InitializeLog" not in line, f"{path}: {line}"
-    training_log = (folder / "results/part_b/runs/char-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1.log")
+    training_log = folder / "results/part_b/runs/char-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1.log"
     lines = training_log.read_text().splitlines()
     assert [line.split("] ", 1)[1].split()[0] for line in lines] == ["training", "no", "epoch", "epoch", "done:"]
 
@@ -98,14 +108,20 @@ def test_killed_training_job_resumes(tmp_path):
     workflow = copy_workflow(tmp_path / "workflow")
     extra = tmp_path / "longer.yaml"
     # Checkpoint after every epoch, so that the kill comes after a known one.
-    extra.write_text(yaml.safe_dump({
-        "presets": {"smoke": {"part_a": {"epochs": 8, "train_limit": 512}}},
-        "training": {"checkpoint_seconds": 0},
-    }))
+    extra.write_text(
+        yaml.safe_dump(
+            {
+                "presets": {"smoke": {"part_a": {"epochs": 8, "train_limit": 512}}},
+                "training": {"checkpoint_seconds": 0},
+            }
+        )
+    )
     run_dir = "results/part_a/runs/c1-10_c2-20_sgd_dropout-0_seed-1"
     args = [str(SNAKEMAKE), "--cores", "1", f"{run_dir}/metrics.json", "--configfile", str(extra), *smoke_config()]
     state = workflow / "resume" / run_dir / "history.json"
-    job = subprocess.Popen(args, cwd=workflow, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    job = subprocess.Popen(
+        args, cwd=workflow, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 300
     while time.time() < deadline and job.poll() is None:
         if state.is_file() and len(json.loads(state.read_text())["history"]) >= 2:
@@ -156,10 +172,15 @@ def test_backend_and_precision_per_model_family(tmp_path):
     """Word GRU on JAX in float32, word CNN on TensorFlow in bfloat16: each metrics.json says what trained it."""
     workflow = copy_workflow(tmp_path / "workflow")
     extra = tmp_path / "engine.yaml"
-    extra.write_text(yaml.safe_dump({"training": {"backend": {"text_rnn": "jax"}, "precision": {"text_cnn": "mixed_bfloat16"}}}))
+    extra.write_text(
+        yaml.safe_dump({"training": {"backend": {"text_rnn": "jax"}, "precision": {"text_cnn": "mixed_bfloat16"}}})
+    )
     runs = {
         ("jax", "float32"): "results/part_b/runs/word-gru_layers-1_dropout-0.5_clip-none_padding-unmasked_seed-1",
-        ("tensorflow", "mixed_bfloat16"): "results/part_b/runs/word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1",
+        (
+            "tensorflow",
+            "mixed_bfloat16",
+        ): "results/part_b/runs/word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1",
     }
     targets = [f"{run}/metrics.json" for run in runs.values()]
     snakemake(workflow, "--cores", "2", *targets, "--configfile", str(extra), *smoke_config())
@@ -180,14 +201,23 @@ def test_masking_ablation_runs_and_refuses_models_without_padding_to_mask(tmp_pa
     char = "results/part_b/runs/char-gru_layers-1_dropout-0_clip-none_padding-masked_seed-1"
     result = snakemake(workflow, "--cores", "1", f"{char}/metrics.json", *smoke_config(), check=False)
     assert result.returncode != 0
-    assert "error in rule train_text: padding can be masked for word-level recurrent models only, not char gru" in result.stderr
+    assert (
+        "error in rule train_text: padding can be masked for word-level recurrent models only, not char gru"
+        in result.stderr
+    )
     assert not (workflow / char / "metrics.json").exists()
 
 
 def test_tensorboard_scalars_per_run(tmp_path):
     workflow = copy_workflow(tmp_path / "workflow")
     run = "word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1"
-    snakemake(workflow, "--cores", "1", f"results/part_b/runs/{run}/metrics.json", *smoke_config("training={tensorboard: true}"))
+    snakemake(
+        workflow,
+        "--cores",
+        "1",
+        f"results/part_b/runs/{run}/metrics.json",
+        *smoke_config("training={tensorboard: true}"),
+    )
     for split in ("train", "validation"):
         events = list((workflow / "logs/tensorboard" / run / split).glob("events.out.tfevents.*"))
         assert len(events) == 1 and b"epoch_accuracy" in events[0].read_bytes()
@@ -204,3 +234,30 @@ def test_broken_resume_state_is_discarded_and_the_job_starts_afresh(tmp_path):
     assert f"discarding resume state in resume/{run_dir}: unreadable history.json" in log
     assert [entry["epoch"] for entry in metrics.read(workflow / run_dir / "metrics.json")["history"]] == [1, 2]
     assert not state.exists()
+
+
+def test_a_pack_trains_its_runs_side_by_side_and_survives_a_switch(tmp_path):
+    """cluster.jobs_per_gpu: 2 makes packs of two runs, one job each, whose runs
+    train at once; switching packing off again retrains nothing."""
+    workflow = copy_workflow(tmp_path / "workflow")
+    packed = smoke_config("cluster={jobs_per_gpu: 2}")
+    plan_text = snakemake(workflow, "-n", *packed).stdout
+    assert re.search(r"^train_pack_22\s+1$", plan_text, re.M) and not re.search(r"^train_pack_23\b", plan_text, re.M)
+    snakemake(workflow, "--cores", "2", "train_pack_0", *packed)
+    pack_log = (workflow / "logs/packs/pack-0.log").read_text()
+    runs = re.search(r"training 2 runs side by side: (\S+), (\S+)$", pack_log, re.M).groups()
+    assert "Execute 2 jobs..." in pack_log  # both at once, one GPU slot each
+    folders = [next(workflow.glob(f"results/part_*/runs/{run}")) for run in runs]
+    first = [metrics.read(folder / "metrics.json")["history"] for folder in folders]
+    assert [len(history) for history in first] == [2, 2]
+    done = snakemake(workflow, "-n", "train_pack_0", *packed)
+    assert "Nothing to be done" in done.stdout + done.stderr
+
+    # Unpacked, the runs' own jobs run again (other rule, other code) and
+    # rewrite the outputs from the final resume states.
+    targets = [str((folder / "metrics.json").relative_to(workflow)) for folder in folders]
+    snakemake(workflow, "--cores", "2", *targets, *smoke_config())
+    for folder, history in zip(folders, first):
+        log = (workflow / "logs" / folder.relative_to(workflow)).with_suffix(".log").read_text()
+        assert "all 2 epochs are in the resume state" in log and "] epoch 1/2" not in log
+        assert metrics.read(folder / "metrics.json")["history"] == history

@@ -25,6 +25,10 @@
 #   NNSTUDY_SLURM_PARTITION  partition name       [nnstudy-test]
 #   NNSTUDY_SLURM_ACCOUNT    account for root     [nnstudy-test]
 #   NNSTUDY_SLURM_GPUS       fake GPUs on node    [2]
+#   NNSTUDY_SLURM_CPUS       CPUs the node claims [what slurmd -C finds]; more
+#                            than the machine has lets packed allocations of
+#                            several small jobs run on a 2-core CI machine
+#   NNSTUDY_SLURM_MEMORY_MB  memory the node claims [90% of what slurmd -C finds]
 #   NNSTUDY_SLURM_DB_PORT    private MariaDB port [33061]
 #   NNSTUDY_SLURM_NO_INSTALL set to 1 to never call apt-get
 set -euo pipefail
@@ -33,6 +37,8 @@ STATE=${NNSTUDY_SLURM_STATE:-/var/tmp/nnstudy-slurm}
 PARTITION=${NNSTUDY_SLURM_PARTITION:-nnstudy-test}
 ACCOUNT=${NNSTUDY_SLURM_ACCOUNT:-nnstudy-test}
 NGPUS=${NNSTUDY_SLURM_GPUS:-2}
+CLAIMED_CPUS=${NNSTUDY_SLURM_CPUS:-}
+CLAIMED_MEMORY=${NNSTUDY_SLURM_MEMORY_MB:-}
 DB_PORT=${NNSTUDY_SLURM_DB_PORT:-33061}
 CLUSTER=nnstudy
 ETC=/etc/slurm                      # fixed: slurmstepd/jobstep do not honour SLURM_CONF
@@ -178,8 +184,21 @@ write_configs() {
         case $kv in RealMemory=*) mem=${kv#RealMemory=} ;; esac
     done
     [[ -n ${cpus:-} && -n ${mem:-} ]] || die "could not read CPUs/RealMemory from 'slurmd -C'"
+    # Claiming more CPUs or memory than there is needs config_overrides, or
+    # slurmctld drains the node.
+    local overrides=""
+    if [[ -n $CLAIMED_CPUS ]]; then
+        [[ $CLAIMED_CPUS =~ ^[1-9][0-9]*$ ]] || die "NNSTUDY_SLURM_CPUS must be a positive integer, not '$CLAIMED_CPUS'"
+        node_hw=("CPUs=$CLAIMED_CPUS")
+        overrides="SlurmdParameters=config_overrides"
+    fi
     # Leave some memory for the OS and the daemons themselves.
     mem=$((mem * 9 / 10))
+    if [[ -n $CLAIMED_MEMORY ]]; then
+        [[ $CLAIMED_MEMORY =~ ^[1-9][0-9]*$ ]] || die "NNSTUDY_SLURM_MEMORY_MB must be a positive integer, not '$CLAIMED_MEMORY'"
+        mem=$CLAIMED_MEMORY
+        overrides="SlurmdParameters=config_overrides"
+    fi
 
     # Fake GPUs: gres needs one device file per GPU (file-less ones are
     # dropped); character devices cloned from /dev/null do no harm.
@@ -232,6 +251,7 @@ AccountingStorageTRES=gres/gpu
 # Store the plugin's --comment (rule name + wildcards) so sacct can show it.
 AccountingStoreFlags=job_comment
 JobCompType=jobcomp/none
+$overrides
 NodeName=$host NodeAddr=127.0.0.1 ${node_hw[*]} RealMemory=$mem Gres=gpu:$NGPUS State=UNKNOWN
 PartitionName=$PARTITION Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
@@ -376,7 +396,7 @@ cmd_up() {
     start_slurmctld
     start_slurmd
     smoke_job
-    log "cluster '$CLUSTER' up in $((SECONDS - t0)) s: partition=$PARTITION account=$ACCOUNT gpus=$NGPUS state=$STATE"
+    log "cluster '$CLUSTER' up in $((SECONDS - t0)) s: partition=$PARTITION account=$ACCOUNT gpus=$NGPUS cpus=${CLAIMED_CPUS:-as found} state=$STATE"
 }
 
 cmd_down() {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end test of profiles/slurm on a real single-node SLURM cluster.
 #
-#   bash tests/slurm/run_study.sh              # the smoke study (~45 GPU jobs)
-#   bash tests/slurm/run_study.sh --selftest   # tiny stand-in workflow, ~1 min
+#   bash tests/slurm/run_study.sh                    # the smoke study (~50 GPU jobs)
+#   bash tests/slurm/run_study.sh --jobs-per-gpu 4   # the same, packed: 4 training jobs per allocation
+#   bash tests/slurm/run_study.sh --selftest         # tiny stand-in workflow, ~1 min
 #
 # Brings a local cluster up (tests/slurm/cluster.sh; down again on exit,
 # whatever happens), runs the workflow with `--profile profiles/slurm` in a
@@ -10,7 +11,11 @@
 #   * Snakemake finished without error,
 #   * every train_cifar / train_text job went through sbatch and SLURM
 #     accounting (sacct) recorded one GPU (gres/gpu=1) for it, as many jobs as
-#     Snakemake planned (check_sacct.py),
+#     Snakemake planned (check_sacct.py); packed (--jobs-per-gpu K, which sets
+#     the config's cluster.jobs_per_gpu), at most K training runs per
+#     allocation, one GPU each, and it prints
+#     `training allocations: A for N training jobs`; then it SIGKILLs one run
+#     of a packed allocation mid-training and checks the retry,
 #   * nothing is left to do (`snakemake -n`, `--summary`).
 # Must run as root (it starts slurmctld/slurmd/slurmdbd/munged/mariadbd).
 #
@@ -26,16 +31,26 @@ SHARED=${NNSTUDY_SHARED:-$REPO/../shared}
 SNAKEMAKE=${SNAKEMAKE:-$REPO/.venv/bin/snakemake}
 PYTHON=$(dirname "$SNAKEMAKE")/python
 TIMEOUT=${NNSTUDY_SLURM_TIMEOUT:-2400}
-GPU_RULES=train_cifar,train_text
+GPU_RULES="train_cifar,train_text,train_pack_*"
 export NNSTUDY_SLURM_PARTITION=${NNSTUDY_SLURM_PARTITION:-nnstudy-test}
 export NNSTUDY_SLURM_ACCOUNT=${NNSTUDY_SLURM_ACCOUNT:-nnstudy-test}
 
 MODE=study
+PACK=1
+usage() { echo "usage: $0 [--selftest | --jobs-per-gpu K]" >&2; exit 2; }
 case ${1:-} in
     "") ;;
     --selftest) MODE=selftest ;;
-    *) echo "usage: $0 [--selftest]" >&2; exit 2 ;;
+    --jobs-per-gpu) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; PACK=$2 ;;
+    *) usage ;;
 esac
+# A packed allocation asks for the cores and memory of K jobs (rules/packs.smk),
+# 4 GB more per job on each retry: let the 2-core CI node claim the cores of
+# one such allocation beside two small jobs, and the memory of its third attempt.
+if ((PACK > 1)); then
+    export NNSTUDY_SLURM_CPUS=${NNSTUDY_SLURM_CPUS:-$((PACK + 2))}
+    export NNSTUDY_SLURM_MEMORY_MB=${NNSTUDY_SLURM_MEMORY_MB:-$(((3 * PACK + 2) * 4000))}
+fi
 
 T0=$SECONDS
 say() { printf '[slurm-test %s +%ds] %s\n' "$(date +%T)" "$((SECONDS - T0))" "$*"; }
@@ -95,7 +110,7 @@ else
         tar --null -T - -cf -) | tar -C "$SCRATCH" -xf -
     [[ -f $SCRATCH/Snakefile ]] || fail "no Snakefile in the copy of $REPO"
     CIFAR=$(cd "$SHARED/data/cifar10" 2>/dev/null && pwd) || fail "no CIFAR-10 data at $SHARED/data/cifar10"
-    CONFIG=(--config preset=smoke "cifar10_dir=$CIFAR")
+    CONFIG=(--config preset=smoke "cifar10_dir=$CIFAR" "cluster={jobs_per_gpu: $PACK}")
 fi
 say "scratch copy: $SCRATCH ($(find "$SCRATCH" -type f | wc -l) files)"
 cd "$SCRATCH"
@@ -117,12 +132,17 @@ SMK=("$SNAKEMAKE" --profile "$REPO/profiles/slurm"
 grep -Eq "^Using profiles? .*profiles/slurm" plan.log ||
     { grep "^Using" plan.log; fail "snakemake did not load profiles/slurm"; }
 MIN=()
-for rule in ${GPU_RULES//,/ }; do
-    n=$(awk -v r="$rule" '/^Job stats:/{s=1} s && $1==r {print $2; exit}' plan.log)
-    [[ $n =~ ^[0-9]+$ && $n -gt 0 ]] || fail "the dry run plans no $rule jobs (see $SCRATCH/plan.log)"
-    MIN+=(--min-planned "$rule=$n")
-    say "planned: $n $rule jobs"
-done
+planned=0
+while read -r rule n; do
+    for pattern in ${GPU_RULES//,/ }; do
+        # shellcheck disable=SC2053  # a glob on purpose: train_pack_*
+        [[ $rule == $pattern ]] || continue
+        MIN+=(--min-planned "$rule=$n")
+        planned=$((planned + n))
+    done
+done < <(awk '/^Job stats:/{s=1; next} s && $2 ~ /^[0-9]+$/ {print $1, $2} s && $1=="total" {exit}' plan.log)
+((planned > 0)) || fail "the dry run plans no GPU jobs ($GPU_RULES; see $SCRATCH/plan.log)"
+say "planned: $planned GPU jobs: ${MIN[*]//--min-planned /}"
 say "planned in total: $(awk '/^Job stats:/{s=1} s && $1=="total" {print $2; exit}' plan.log) jobs (checkpoints may add more)"
 
 # ------------------------------------------------------------- run ----------
@@ -143,7 +163,7 @@ say "workflow finished in $((SECONDS - t)) s"
 
 # ------------------------------------------------------------ checks --------
 say "checking SLURM accounting (sacct)"
-"$PYTHON" "$HERE/check_sacct.py" --log run.log --gpu-rules "$GPU_RULES" "${MIN[@]}" ||
+"$PYTHON" "$HERE/check_sacct.py" --log run.log --gpu-rules "$GPU_RULES" "${MIN[@]}" --jobs-per-gpu "$PACK" ||
     fail "SLURM accounting check failed"
 
 say "checking that nothing is left to do"
@@ -157,4 +177,52 @@ bad=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 [[ -z $bad ]] || { echo "$bad" | head -n 20; fail "snakemake --summary lists outputs that are missing or need an update"; }
 say "summary: $(($(wc -l <summary.tsv) - 1)) outputs, all ok"
 
-say "PASS ($MODE): SLURM profile ran the workflow; all GPU jobs accounted with gres/gpu=1"
+# ------------------------------------------------- fault, packed mode -------
+# What the OOM killer does to one run of a packed allocation: SIGKILL its
+# training process mid-run. Its neighbours finish; the allocation fails and
+# the profile's retry runs the pack again: the killed run must resume from its
+# last checkpoint, and the finished ones must not train again.
+if ((PACK > 1)) && [[ $MODE == study ]]; then
+    say "fault: SIGKILL one run of a packed allocation (quick preset, a checkpoint after every epoch)"
+    FAULT=("$SNAKEMAKE" --profile "$REPO/profiles/slurm" --slurm-init-seconds-before-status-checks 5
+           --forcerun train_pack_0 --config preset=quick "cifar10_dir=$CIFAR"
+           "cluster={jobs_per_gpu: $PACK}" "training={checkpoint_seconds: 0}")
+    mapfile -t runs < <("${FAULT[@]}" -n -- train_pack_0 2>&1 |
+        grep -o 'results/part_[ab]/runs/[^ ,]*/metrics.json' | sort -u | xargs -r -n 1 dirname)
+    ((${#runs[@]} > 1)) || fail "train_pack_0 packs ${#runs[@]} runs"
+    timeout --foreground -s INT -k 120 900 "${FAULT[@]}" -- train_pack_0 >fault.log 2>&1 &
+    fault_pid=$!
+    killed=""
+    for ((i = 0; i < 1200; i++)); do
+        [[ -z $killed ]] || break
+        sleep 0.5
+        kill -0 "$fault_pid" 2>/dev/null || break
+        for run in "${runs[@]}"; do
+            grep -q "^\[[0-9:]*\] epoch 3/" "logs/$run.log" 2>/dev/null || continue
+            # The job's log filter (nnstudy.logfilter) names the log; its parent trains.
+            filter=$(pgrep -f "nnstudy.logfilter logs/$run.log") || continue
+            kill -KILL "$(ps -o ppid= -p "$filter")" && killed=$run
+            break
+        done
+    done
+    wait "$fault_pid" || { tail -n 40 fault.log; fail "the packed run with a killed job did not finish"; }
+    [[ -n $killed ]] || fail "no run of train_pack_0 was caught mid-training (see $SCRATCH/fault.log)"
+    grep -q "Trying to restart job" fault.log || fail "Snakemake did not retry the failed allocation"
+    resumed=$(grep -o "resuming after epoch [0-9]* of 10" "logs/$killed.log") ||
+        fail "$killed did not resume from its checkpoint: $(grep -v '] epoch ' "logs/$killed.log" | head -n 5)"
+    for run in "${runs[@]}"; do
+        [[ $run == "$killed" ]] && continue
+        grep -q "all 10 epochs are in the resume state" "logs/$run.log" ||
+            fail "$run trained again after the retry: $(grep -v '] epoch ' "logs/$run.log" | head -n 5)"
+    done
+    for run in "${runs[@]}"; do
+        epochs=$("$PYTHON" -c "import json, sys; print(len(json.load(open(sys.argv[1]))['history']))" "$run/metrics.json")
+        [[ $epochs == 10 ]] || fail "$run/metrics.json holds $epochs epochs, not 10"
+    done
+    "$PYTHON" "$HERE/check_sacct.py" --log fault.log --gpu-rules "$GPU_RULES" --jobs-per-gpu "$PACK" ||
+        fail "SLURM accounting check of the fault run failed"
+    say "fault: killed $(basename "$killed") after epoch 3; the retried allocation resumed it ($resumed)" \
+        "and rewrote its ${#runs[@]}-1 neighbours from their final state"
+fi
+
+say "PASS ($MODE, $PACK training job(s) per allocation): SLURM profile ran the workflow; all GPU jobs accounted with gres/gpu=1"
