@@ -222,7 +222,7 @@ if ((PACK > 1)) && [[ $MODE == study ]]; then
     "$PYTHON" "$HERE/check_sacct.py" --log fault.log --gpu-rules "$GPU_RULES" --jobs-per-gpu "$PACK" ||
         fail "SLURM accounting check of the fault run failed"
     say "fault: killed $(basename "$killed") after epoch 3; the retried allocation resumed it ($resumed)" \
-        "and rewrote its ${#runs[@]}-1 neighbours from their final state"
+        "and rewrote its $((${#runs[@]} - 1)) neighbours from their final state"
 fi
 
 say "PASS ($MODE, $PACK training job(s) per allocation): SLURM profile ran the workflow; all GPU jobs accounted with gres/gpu=1"
