@@ -149,7 +149,8 @@ def test_killed_training_job_resumes(tmp_path):
     assert [entry["epoch"] for entry in history] == list(range(1, 9))
     log = (workflow / "logs" / f"{run_dir}.log").read_text()
     assert f"resuming after epoch {done} of 8" in log
-    assert not state.exists()
+    # The finished run keeps its final state (all 8 epochs) for a rerun.
+    assert [entry["epoch"] for entry in json.loads(state.read_text())["history"]] == list(range(1, 9))
 
 
 def test_corrupt_data_fails_the_job_with_one_line(tmp_path):
@@ -232,8 +233,10 @@ def test_broken_resume_state_is_discarded_and_the_job_starts_afresh(tmp_path):
     snakemake(workflow, "--cores", "1", f"{run_dir}/metrics.json", *smoke_config())
     log = (workflow / "logs" / f"{run_dir}.log").read_text()
     assert f"discarding resume state in resume/{run_dir}: unreadable history.json" in log
-    assert [entry["epoch"] for entry in metrics.read(workflow / run_dir / "metrics.json")["history"]] == [1, 2]
-    assert not state.exists()
+    history = metrics.read(workflow / run_dir / "metrics.json")["history"]
+    assert [entry["epoch"] for entry in history] == [1, 2]
+    # The broken state was replaced by the run's own final one.
+    assert json.loads((state / "history.json").read_text())["history"] == history
 
 
 def test_a_pack_trains_its_runs_side_by_side_and_survives_a_switch(tmp_path):
