@@ -18,8 +18,13 @@ from nnstudy.errors import StudyError
 
 
 def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, state_dir, log) -> None:
-    """Fit (resumably), then write model, metrics.json and the two curve plots."""
+    """Fit (resumably), then write model, metrics.json and the two curve plots.
+
+    `run`: part, label, seed and hyperparameters; the run's name is its folder's.
+    """
     from nnstudy import plots, training
+
+    run = {"run": Path(outputs["metrics"]).parent.name, **run}
 
     started = time.perf_counter()
     device = runtime.configure(settings["threads"], settings["deterministic"], settings["precision"], log)
@@ -109,13 +114,7 @@ def train_cifar(*, c1, c2, optimizer, dropout, seed, settings, inputs, outputs, 
         opt = models.optimizer(optimizer, settings["learning_rate"], settings["momentum"])
         return training.compile_model(models.cifar_cnn(c1, c2, dropout), opt)
 
-    run = {
-        "run": Path(outputs["metrics"]).parent.name,
-        "part": "A",
-        "label": label,
-        "seed": seed,
-        "hyperparameters": hyperparameters,
-    }
+    run = {"part": "A", "label": label, "seed": seed, "hyperparameters": hyperparameters}
     _train_and_record(build, split, run, settings, outputs, state_dir, log)
 
 
@@ -228,11 +227,5 @@ def train_text(
         opt = models.optimizer(settings["optimizer"], settings["learning_rate"], 0.0, clip_mode, clip)
         return training.compile_model(model, opt)
 
-    run = {
-        "run": Path(outputs["metrics"]).parent.name,
-        "part": "B",
-        "label": label,
-        "seed": seed,
-        "hyperparameters": hyperparameters,
-    }
+    run = {"part": "B", "label": label, "seed": seed, "hyperparameters": hyperparameters}
     _train_and_record(build, split, run, settings, outputs, state_dir, log)
