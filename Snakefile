@@ -1,8 +1,21 @@
 # The CE/CZ4042 study (../shared/SPEC.md): Part A, CIFAR-10 CNNs; Part B,
 # text classifiers; tables, figures and one HTML report.
+import json
+import os
+import sys
+
 from snakemake.utils import min_version
 
 min_version("9.20")
+
+# Rules and jobs import the nnstudy package from this checkout, whatever
+# environment (venv, conda, container, cluster node) they run in.
+sys.path.insert(0, workflow.basedir)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])
+    )
+)
 
 
 configfile: "config.yaml"

@@ -103,15 +103,27 @@ def run_plain(model_name: str, args, data_dir: Path) -> dict:
 
 
 def run_engine(model_name: str, args, data_dir: Path) -> dict:
-    from nnstudy import experiments
+    from nnstudy import experiments, plan
 
     study = paper_settings()
-    engine = {
+    if model_name.startswith("cnn-"):
+        c1, c2 = map(int, model_name.split("-")[1:])
+        run = plan.part_a_run(c1, c2, seed=1)
+        train = experiments.train_cifar
+        inputs = {"train": args.cifar10_dir / "data_batch_1", "test": args.cifar10_dir / "test_batch_trim"}
+    else:
+        level, architecture = model_name.split("-")
+        run = plan.part_b_run(level, architecture, seed=1)
+        train = experiments.train_text
+        inputs = {"ids": data_dir / f"{level}_ids.npz", "vocabulary": data_dir / "vocabulary.json"}
+    settings = plan.run_settings(study, run) | {
         "backend": args.backend,
         "precision": args.precision,
         "deterministic": args.deterministic,
+        "epochs": args.epochs,
         "threads": args.threads,
         "checkpoint_seconds": study["training"]["checkpoint_seconds"],
+        "tensorboard_dir": None,
     }
     epoch_ends = []
 
@@ -121,55 +133,9 @@ def run_engine(model_name: str, args, data_dir: Path) -> dict:
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        outputs = {
-            name: str(scratch / file)
-            for name, file in [
-                ("metrics", "metrics.json"),
-                ("model", "model.keras"),
-                ("costs", "costs.png"),
-                ("accuracies", "accuracies.png"),
-            ]
-        }
-        common = {"seed": 1, "outputs": outputs, "state_dir": scratch / "resume", "log": log}
-        if model_name.startswith("cnn-"):
-            c1, c2 = map(int, model_name.split("-")[1:])
-            settings = {
-                key: study["part_a"][key]
-                for key in ("batch_size", "learning_rate", "momentum", "train_limit", "test_limit")
-            }
-            inputs = {"train": args.cifar10_dir / "data_batch_1", "test": args.cifar10_dir / "test_batch_trim"}
-            experiments.train_cifar(
-                c1=c1,
-                c2=c2,
-                optimizer="sgd",
-                dropout=0.0,
-                inputs=inputs,
-                settings=settings | engine | {"epochs": args.epochs},
-                **common,
-            )
-        else:
-            level, architecture = model_name.split("-")
-            keys = (
-                "batch_size",
-                "learning_rate",
-                "optimizer",
-                "clip_mode",
-                "mask_padding",
-                "train_limit",
-                "test_limit",
-            )
-            settings = {key: study["part_b"][key] for key in keys}
-            inputs = {"ids": data_dir / f"{level}_ids.npz", "vocabulary": data_dir / "vocabulary.json"}
-            experiments.train_text(
-                level=level,
-                architecture=architecture,
-                num_layers=1,
-                dropout=0.0,
-                clip=None,
-                inputs=inputs,
-                settings=settings | engine | {"epochs": args.epochs},
-                **common,
-            )
+        outputs = {name: str(scratch / f"{name}.png") for name in ("costs", "accuracies")}
+        outputs |= {"metrics": str(scratch / "metrics.json"), "model": str(scratch / "model.keras")}
+        train(settings=settings, inputs=inputs, outputs=outputs, state_dir=scratch / "resume", log=log)
         device = json.loads(Path(outputs["metrics"]).read_text())["device"]
     return {"epoch_s": steady_epoch_seconds(epoch_ends), "device": f"{device['type']} {device['name']}"}
 

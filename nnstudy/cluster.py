@@ -4,7 +4,7 @@ The wall-time request comes from measured seconds per epoch (config
 `cluster`), so that a job asks for minutes where it needs minutes: a request
 far above the need waits longest in the queue and defeats backfill.
 
-Packed mode (`cluster.jobs_per_gpu` K > 1) puts K training runs into one job,
+Packed mode (`cluster.runs_per_allocation` K > 1) puts K training runs into one job,
 one allocation with one GPU, in which Snakemake itself runs their ordinary
 training jobs side by side. (Snakemake's own `group:` cannot do this today:
 the SLURM executor runs a group's jobs one after another, and
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from nnstudy import plan
 from nnstudy.errors import StudyError
 
 # Run folders of a pack train through these rules (rules/part_a.smk, part_b.smk).
@@ -29,11 +30,6 @@ TRAINING_RULES = ("train_cifar", "train_text")
 
 # Training and test examples of the full data, which seconds_per_epoch were measured on.
 FULL_DATA = {"cifar": (10_000, 2_000), "text": (5_600, 700)}
-
-
-def model_name(level: str | None = None, architecture: str | None = None) -> str:
-    """The key of seconds_per_epoch: cifar_cnn, or level_architecture (char_gru, word_cnn, ...)."""
-    return "cifar_cnn" if level is None else f"{level}_{architecture}"
 
 
 def data_share(data: str, train_limit: int | None, test_limit: int | None) -> float:
@@ -51,26 +47,65 @@ def wall_minutes(
     epochs: int,
     share: float = 1.0,
     layers: int = 1,
-    jobs_per_allocation: int = 1,
+    runs_per_allocation: int = 1,
     attempt: int = 1,
 ) -> int:
     """Minutes of wall time for one training job.
 
-    Each of a packed allocation's jobs asks for `jobs_per_allocation` times
-    its own time: the allocation's request is its longest job's, and that
-    covers the jobs run one after another as much as side by side on a GPU
-    (k jobs sharing a GPU each run at most k times slower; measured 1.05 to
-    3.15 times for 4 on an H100). A retry (attempt 2, 3) asks for more.
+    Each of a packed allocation's runs asks for `runs_per_allocation` times
+    its own time: the allocation's request is its longest run's, and that
+    covers the runs trained one after another as much as side by side on a
+    GPU (k runs sharing a GPU each run at most k times slower; measured 1.05
+    to 3.15 times for 4 on an H100). A retry (attempt 2, 3) asks for more.
     """
     seconds = cluster["seconds_per_epoch"][cluster["device"]][model] * epochs * share * layers
-    minutes = cluster["startup_minutes"] + cluster["safety_factor"] * seconds * jobs_per_allocation / 60
+    minutes = cluster["startup_minutes"] + cluster["safety_factor"] * seconds * runs_per_allocation / 60
     return math.ceil(minutes) * attempt
 
 
-def packs(runs: list[str], minutes, jobs_per_gpu: int) -> list[list[str]]:
-    """The runs in packs of `jobs_per_gpu`, longest first, so that a pack's runs take about as long."""
+def run_minutes(study: dict, run: str, runs_per_allocation: int = 1, attempt: int = 1) -> int:
+    """Wall-time request of one training run (a run folder of nnstudy.plan)."""
+    wildcards = plan.run_wildcards(run)
+    part = wildcards["part"]
+    if part == "part_a":
+        data, model, layers = "cifar", "cifar_cnn", 1
+    else:
+        data, model, layers = "text", f"{wildcards['level']}_{wildcards['arch']}", int(wildcards["layers"])
+    settings = study[part]
+    return wall_minutes(
+        study["cluster"],
+        model=model,
+        epochs=settings["epochs"],
+        share=data_share(data, settings["train_limit"], settings["test_limit"]),
+        layers=layers,
+        runs_per_allocation=runs_per_allocation,
+        attempt=attempt,
+    )
+
+
+def packs(runs: list[str], minutes, size: int) -> list[list[str]]:
+    """The runs in packs of `size`, longest first, so that a pack's runs take about as long."""
     ordered = sorted(runs, key=lambda run: (-minutes(run), run))
-    return [ordered[start : start + jobs_per_gpu] for start in range(0, len(ordered), jobs_per_gpu)]
+    return [ordered[start : start + size] for start in range(0, len(ordered), size)]
+
+
+def training_packs(study: dict) -> list[list[str]]:
+    """The study's packs of cluster.runs_per_allocation runs; none when packing is off.
+
+    Runs at the grid's optimum are left out unless it is pinned: the packs
+    must not change once the grid has chosen (that would rerun them).
+    """
+    size = study["cluster"]["runs_per_allocation"]
+    if size == 1:
+        return []
+    pinned = study["part_a"]["optimum"]
+    runs = plan.training_runs(study, tuple(pinned) if pinned else None)
+    return packs(runs, lambda run: run_minutes(study, run), size)
+
+
+def pack_minutes(study: dict, pack: list[str], attempt: int = 1) -> int:
+    """A pack asks for its longest run's time, times its size (see wall_minutes)."""
+    return max(run_minutes(study, run, len(pack), attempt) for run in pack)
 
 
 def train_pack(*, snakefile, config: dict, runs: list[str], cores: int, log) -> None:
@@ -82,7 +117,7 @@ def train_pack(*, snakefile, config: dict, runs: list[str], cores: int, log) -> 
     pack rewrites those from their final resume state in seconds.
     """
     inner = copy.deepcopy(config)
-    inner.setdefault("cluster", {})["jobs_per_gpu"] = 1
+    inner.setdefault("cluster", {})["runs_per_allocation"] = 1
     inner.setdefault("training", {}).setdefault("gpu", {})["jobs_per_gpu"] = len(runs)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="pack-config-", dir=".snakemake") as config_file:
         yaml.safe_dump(inner, config_file)

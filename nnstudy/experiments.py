@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnstudy import cifar, metrics, runtime, text
+from nnstudy import cifar, metrics, plan, runtime, text
 from nnstudy.errors import StudyError
 
 
@@ -89,16 +89,18 @@ def load_cifar(train_file, test_file, train_limit=None, test_limit=None):
     )
 
 
-def train_cifar(*, c1, c2, optimizer, dropout, seed, settings, inputs, outputs, state_dir, gpu=None, log=print):
+def train_cifar(*, settings, inputs, outputs, state_dir, gpu=None, log=print):
+    """Part A: one CNN on CIFAR-10; `settings`: nnstudy.plan.run_settings plus how the job runs."""
     runtime.prepare(settings["backend"], settings["threads"], settings["deterministic"], gpu, log)
     from nnstudy import models, training
 
     split = load_cifar(inputs["train"], inputs["test"], settings["train_limit"], settings["test_limit"])
+    optimizer = settings["optimizer"]
     hyperparameters = {
-        "c1": c1,
-        "c2": c2,
+        "c1": settings["c1"],
+        "c2": settings["c2"],
         "optimizer": optimizer,
-        "dropout": dropout,
+        "dropout": settings["dropout"],
         "learning_rate": settings["learning_rate"],
         "momentum": settings["momentum"] if optimizer == "momentum" else None,
         "batch_size": settings["batch_size"],
@@ -107,14 +109,14 @@ def train_cifar(*, c1, c2, optimizer, dropout, seed, settings, inputs, outputs, 
         "test_size": len(split.y_test),
         **_engine(settings),
     }
-    label = f"CNN ({c1}, {c2}), {optimizer}" + (f", dropout {dropout}" if dropout else "")
+    label = plan.run_label(settings)
     log(f"training {label} on {len(split.y_train)} images, testing on {len(split.y_test)}")
 
     def build():
         opt = models.optimizer(optimizer, settings["learning_rate"], settings["momentum"])
-        return training.compile_model(models.cifar_cnn(c1, c2, dropout), opt)
+        return training.compile_model(models.cifar_cnn(settings["c1"], settings["c2"], settings["dropout"]), opt)
 
-    run = {"part": "A", "label": label, "seed": seed, "hyperparameters": hyperparameters}
+    run = {"part": "A", "label": label, "seed": settings["seed"], "hyperparameters": hyperparameters}
     _train_and_record(build, split, run, settings, outputs, state_dir, log)
 
 
@@ -172,9 +174,8 @@ def prepare_text(*, train_csv, test_csv, length, min_count, max_vocabulary, outp
     )
 
 
-def train_text(
-    *, level, architecture, num_layers, dropout, clip, seed, settings, inputs, outputs, state_dir, gpu=None, log=print
-):
+def train_text(*, settings, inputs, outputs, state_dir, gpu=None, log=print):
+    """Part B: one text classifier; `settings`: nnstudy.plan.run_settings plus how the job runs."""
     runtime.prepare(settings["backend"], settings["threads"], settings["deterministic"], gpu, log)
     from nnstudy import models, training
 
@@ -187,6 +188,7 @@ def train_text(
         arrays["x_test"][:test_limit],
         arrays["y_test"][:test_limit],
     )
+    level, architecture, clip = settings["level"], settings["architecture"], settings["clip"]
     vocab_size = len(info["vocabulary"]) if level == "word" else info["char_vocabulary_size"]
     clip_mode = settings["clip_mode"] if clip else None
     if settings["mask_padding"] and (level != "word" or architecture == "cnn"):
@@ -194,8 +196,8 @@ def train_text(
     hyperparameters = {
         "level": level,
         "architecture": architecture,
-        "layers": num_layers,
-        "dropout": dropout,
+        "layers": settings["num_layers"],
+        "dropout": settings["dropout"],
         "clip_mode": clip_mode,
         "clip_threshold": clip,
         "mask_padding": settings["mask_padding"],
@@ -209,8 +211,7 @@ def train_text(
         "test_size": len(split.y_test),
         **_engine(settings),
     }
-    label = f"{level} {architecture.upper()}" + (f", {num_layers} layers" if num_layers > 1 else "")
-    label += (f", dropout {dropout}" if dropout else "") + (f", clip {clip_mode} {clip}" if clip else "")
+    label = plan.run_label(settings)
     log(f"training {label} on {len(split.y_train)} documents, testing on {len(split.y_test)}")
 
     def build():
@@ -220,12 +221,12 @@ def train_text(
             info["num_classes"],
             vocab_size,
             info["length"],
-            num_layers,
-            dropout,
-            hyperparameters["mask_padding"],
+            settings["num_layers"],
+            settings["dropout"],
+            settings["mask_padding"],
         )
         opt = models.optimizer(settings["optimizer"], settings["learning_rate"], 0.0, clip_mode, clip)
         return training.compile_model(model, opt)
 
-    run = {"part": "B", "label": label, "seed": seed, "hyperparameters": hyperparameters}
+    run = {"part": "B", "label": label, "seed": settings["seed"], "hyperparameters": hyperparameters}
     _train_and_record(build, split, run, settings, outputs, state_dir, log)

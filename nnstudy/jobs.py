@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
@@ -57,15 +56,12 @@ def run(snakemake, job) -> None:
 
 
 def training_arguments(snakemake, log) -> dict:
-    """What every training job passes on besides its model's wildcards.
-
-    GPU placement, the checkpoint cadence and TensorBoard come from the
-    config (with its preset applied), not from params: changing them must
-    not rerun finished training jobs.
+    """A training job's arguments: its run's settings (params, nnstudy.plan.run_settings)
+    and how the job runs, which comes from the config (resolved once, by
+    rules/common.smk) and not from params: changing GPU placement, the
+    checkpoint cadence or TensorBoard must not rerun finished training jobs.
     """
-    from nnstudy import settings
-
-    training = settings.resolve(copy.deepcopy(snakemake.config))["training"]
+    training = snakemake.config["training"]
     run = Path(snakemake.output.metrics).parent.name
     return {
         "settings": snakemake.params.settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,30 @@ def summarize(history: list[dict]) -> dict:
         "train_seconds": float(seconds.sum()),
         "seconds_per_epoch": float(seconds.mean()),
     }
+
+
+# A training log's line per epoch: written by the training engine, read back by `nnstudy status`.
+EPOCH_LINE = (
+    "epoch {epoch}/{epochs}  train loss {train_loss:.4f}  acc {train_accuracy:.4f}  "
+    "test loss {test_loss:.4f}  acc {test_accuracy:.4f}  ({seconds:.2f} s)"
+)
+_EPOCH_LINE = re.compile(
+    r"epoch (?P<epoch>\d+)/(?P<epochs>\d+)  train loss \S+  acc \S+  "
+    r"test loss \S+  acc (?P<test_accuracy>\S+)  \((?P<seconds>\S+) s\)"
+)
+
+
+def epoch_line(entry: dict, epochs: int) -> str:
+    """The log line of one history entry."""
+    return EPOCH_LINE.format(epochs=epochs, **entry)
+
+
+def logged_epochs(log_text: str) -> list[dict]:
+    """The epochs a training log reports: epoch, test accuracy and seconds of each line."""
+    return [
+        {"epoch": int(m["epoch"]), "test_accuracy": float(m["test_accuracy"]), "seconds": float(m["seconds"])}
+        for m in _EPOCH_LINE.finditer(log_text)
+    ]
 
 
 def write(path: Path, document: dict) -> None:

@@ -63,6 +63,66 @@ def model_name(run: str) -> str:
     return Path(run).name.rsplit("_seed-", 1)[0]
 
 
+# ---- one run's settings and label ------------------------------------------------------
+
+# What the training job of a run takes from its part's config.
+_PART_KEYS = {
+    "part_a": ("epochs", "batch_size", "learning_rate", "momentum", "train_limit", "test_limit"),
+    "part_b": ("epochs", "batch_size", "learning_rate", "optimizer", "clip_mode", "train_limit", "test_limit"),
+}
+_ENGINE_DEFAULTS = {"backend": "tensorflow", "precision": "float32"}
+
+
+def family(run_settings: dict) -> str:
+    """The model family of a run (training.backend / precision may differ per family)."""
+    if "c1" in run_settings:
+        return "cifar_cnn"
+    return "text_cnn" if run_settings["architecture"] == "cnn" else "text_rnn"
+
+
+def run_settings(study: dict, run: str) -> dict:
+    """Everything that decides a run's numbers: its identity (the run folder's
+    name), its part's hyper-parameters and the engine of its model family.
+
+    The training rules pass it as params, so a change to it reruns the job;
+    how a job runs (threads, checkpoints, GPU slots) is not part of it.
+    """
+    wildcards = run_wildcards(run)
+    part = wildcards["part"]
+    if part == "part_a":
+        identity = {
+            "c1": int(wildcards["c1"]),
+            "c2": int(wildcards["c2"]),
+            "optimizer": wildcards["optimizer"],
+            "dropout": float(wildcards["dropout"]),
+        }
+    else:
+        identity = {
+            "level": wildcards["level"],
+            "architecture": wildcards["arch"],
+            "num_layers": int(wildcards["layers"]),
+            "dropout": float(wildcards["dropout"]),
+            "clip": None if wildcards["clip"] == "none" else float(wildcards["clip"]),
+            "mask_padding": wildcards["padding"] == "masked",
+        }
+    settings = identity | {"seed": int(wildcards["seed"])} | {key: study[part][key] for key in _PART_KEYS[part]}
+    settings["deterministic"] = study["training"]["deterministic"]
+    for key, default in _ENGINE_DEFAULTS.items():
+        value = study["training"][key]
+        settings[key] = value if isinstance(value, str) else value.get(family(settings), default)
+    return settings
+
+
+def run_label(settings: dict) -> str:
+    """How logs, metrics.json and plots name a run: "CNN (50, 60), sgd", "word GRU, dropout 0.5"."""
+    dropout = f", dropout {settings['dropout']}" if settings["dropout"] else ""
+    if "c1" in settings:
+        return f"CNN ({settings['c1']}, {settings['c2']}), {settings['optimizer']}{dropout}"
+    layers = f", {settings['num_layers']} layers" if settings["num_layers"] > 1 else ""
+    clip = f", clip {settings['clip_mode']} {settings['clip']}" if settings["clip"] else ""
+    return f"{settings['level']} {settings['architecture'].upper()}{layers}{dropout}{clip}"
+
+
 # ---- Part A ------------------------------------------------------------------------
 
 

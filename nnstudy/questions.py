@@ -83,9 +83,11 @@ class Question:
     key: its name in file names and the {question} wildcard; part: part_a or
     part_b; column: the column that names its models; settings: shared by all
     its runs; title: figure titles; about: what the captions say it holds;
-    subcategory: its place in Snakemake's report; reference: the reference
-    report's tables (data/reference/<name>.csv) it is compared with, and
-    compared: the numbers compared.
+    table: the caption of its table (results/tables/<key>.csv), none without
+    one ({c1}, {c2}: the part's config); subcategory: its place in
+    Snakemake's report; reference: the reference report's tables
+    (data/reference/<name>.csv) it is compared with, and compared: the
+    numbers compared.
     """
 
     key: str
@@ -96,6 +98,7 @@ class Question:
     settings: dict = field(default_factory=dict)
     title: str = ""
     about: str = ""
+    table: str = ""
     subcategory: str = ""
     reference: tuple[str, ...] = ()
     compared: tuple[str, ...] = ACCURACY
@@ -150,12 +153,21 @@ PADDINGS = (Value("unmasked", {"padding": "unmasked"}, "{model}, {value}"),
 # fmt: off
 QUESTIONS = {question.key: question for question in (
     Question("a1", "part_a", "experiment", (A1,)),
-    Question("a2", "part_a", "experiment", (Model("A2 SGD", {"pair": "grid"}),), subcategory="A2 grid search"),
+    Question(
+        "a2", "part_a", "experiment", (Model("A2 SGD", {"pair": "grid"}),),
+        table="A2 grid search: max and mean (over epochs) test accuracy of the CNN trained with SGD for every "
+        "pair of C1 and C2 channel counts, best pair first. The workflow runs A3 with the best pair unless "
+        "``part_a.optimum`` pins one.",
+        subcategory="A2 grid search",
+    ),
     Question("a3", "part_a", "experiment", A3),
     Question(
         "a4", "part_a", "experiment", (A1, A2_OPTIMUM, *A3),
         title="A4: all Part A models",
         about="A4 (all Part A models: the A1 network, the grid optimum and the A3 variants)",
+        table="A4: the A1 network (C1, C2 = {c1}, {c2}), the grid optimum with SGD and the A3 variants "
+        "(momentum, RMSProp, Adam, SGD with dropout on both dense layers), all trained with the same epochs "
+        "and learning rate.",
         subcategory="A4 comparison",
         reference=("part_a",),
     ),
@@ -163,6 +175,8 @@ QUESTIONS = {question.key: question for question in (
         "b5", "part_b", "model", B1_B4, Axis("dropout_label", (WITHOUT_DROPOUT, WITH_DROPOUT), panels=False),
         title="B5: B1–B4 without and with dropout",
         about="B5 (B1–B4, the char / word CNN and GRU classifiers, without and with dropout)",
+        table="B5: test accuracy (max and mean over epochs) and training time of the char / word CNN and GRU "
+        "classifiers, without and with dropout before the output layer.",
         subcategory="B5 models and dropout",
         reference=("part_b",),
         compared=(*ACCURACY, "train_seconds"),
@@ -171,12 +185,21 @@ QUESTIONS = {question.key: question for question in (
         "b6", "part_b", "variant", (B6_BASELINE, *B6_VARIANTS), Axis("level", CHAR_WORD),
         title="B6: the recurrent variants",
         about="B6 (the char / word GRU and its recurrent variants)",
+        table="B6: the char and word GRU classifiers (B3, B4) against their recurrent variants, one row per "
+        "variant and input level: max and mean (over epochs) test accuracy and seconds per epoch.",
         subcategory="B6 recurrent variants",
         reference=("part_b", "b6"),  # the reference's GRU baseline is its B5 Char / Word RNN
     ),
     # The word-level RNNs of B4 and B6, unmasked and masked, whatever part_b.mask_padding says.
-    Question("masking", "part_b", "variant", (B6_BASELINE, *B6_VARIANTS), Axis("padding", PADDINGS),
-             settings={"level": "word"}),
+    Question(
+        "masking", "part_b", "variant", (B6_BASELINE, *B6_VARIANTS), Axis("padding", PADDINGS),
+        settings={"level": "word"},
+        table="Padding masking ablation: the word-level recurrent models of B4 and B6 (the GRU and its variants) "
+        "trained on the padded documents as the course's models are (unmasked) and with the padding masked, so "
+        "that the last state follows the document's last word. Max and mean test accuracy over epochs; the gain "
+        "is masked − unmasked.",
+        subcategory="Padding masking ablation",
+    ),
     # Every B5 and B6 run by model family, for the accuracy-against-time figure.
     Question(
         "b_accuracy_time", "part_b", "family",
@@ -193,8 +216,9 @@ QUESTIONS = {question.key: question for question in (
     ),
 )}
 # fmt: on
-# The questions the reference report has numbers for: A4, B5, B6.
+# The questions the reference report has numbers for (A4, B5, B6), and those with a table.
 COMPARED = [key for key, question in QUESTIONS.items() if question.reference]
+TABLED = [key for key, question in QUESTIONS.items() if question.table]
 
 
 def reference_files(question: str, folder: str = "data/reference") -> list[str]:

@@ -146,6 +146,30 @@ def resolve(config: dict, schema_file: Path = SCHEMA) -> dict:
     return effective
 
 
+def load(workdir: Path = Path("."), configfiles=(), overrides=()) -> dict:
+    """The resolved config, read as Snakemake reads it: config.yaml, then
+    --configfile files, then --config KEY=VALUE items (YAML values).
+
+    Snakemake resolves the config it read with `resolve` (rules/common.smk);
+    `nnstudy status` and `nnstudy publish` read it through this function.
+    """
+    base = Path(workdir) / "config.yaml"
+    if not base.is_file():
+        raise StudyError(f"no config.yaml in {Path(workdir).resolve()}: run this in the workflow directory")
+    config = {}
+    for path in [base, *map(Path, configfiles)]:
+        try:
+            config = merge(config, yaml.safe_load(path.read_text()) or {})
+        except (OSError, yaml.YAMLError) as err:
+            raise StudyError(f"{path}: unreadable config ({err})") from None
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise StudyError(f"--config {item}: expected KEY=VALUE")
+        config[key] = yaml.safe_load(value) if value else ""
+    return resolve(config)
+
+
 def preset_overrides(config: dict, schema_file: Path = SCHEMA) -> list[str]:
     """One line per value of the config that the chosen preset replaces,
     where the config's value is not the schema's default (so the user set it):

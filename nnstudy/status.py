@@ -19,13 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from nnstudy import plan, settings
+from nnstudy import metrics, plan, settings
 from nnstudy.errors import StudyError
 
-# "[12:00:11] epoch 90/250  train loss 0.0012  acc 1.0000  test loss 2.1  acc 0.6614  (8.49 s)"
-_EPOCH_LINE = re.compile(r"epoch (\d+)/(\d+) .*test loss \S+\s+acc (\S+)\s+\((\S+) s\)")
 STALE_AFTER_SECONDS = 300
 _FAILURE = re.compile(r"^(\[[\d:]+\] error: |Traceback )", re.MULTILINE)
 
@@ -51,26 +47,6 @@ class RunStatus:
         model = "_".join(name.split("_")[:2]) if part == "part_a" else name.split("_")[0]
         kind = "cnn" if part == "part_a" or model.endswith("-cnn") else "rnn"
         return [f"run {name.rsplit('_seed-', 1)[0]}", f"model {part} {model}", f"kind {part} {kind}"]
-
-
-def load_study(workdir: Path, configfiles: list[Path], overrides: list[str]) -> dict:
-    """The resolved config, read as Snakemake reads it (config.yaml, then
-    --configfile files, then --config KEY=VALUE with YAML values)."""
-    base = workdir / "config.yaml"
-    if not base.is_file():
-        raise StudyError(f"no config.yaml in {workdir.resolve()}: run nnstudy status in the workflow directory")
-    config = {}
-    for path in [base, *configfiles]:
-        try:
-            config = settings.merge(config, yaml.safe_load(path.read_text()) or {})
-        except (OSError, yaml.YAMLError) as err:
-            raise StudyError(f"{path}: unreadable config ({err})") from None
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise StudyError(f"--config {item}: expected KEY=VALUE")
-        config[key] = yaml.safe_load(value) if value else ""
-    return settings.resolve(config)
 
 
 def _incomplete(workdir: Path, path: str) -> bool:
@@ -112,7 +88,7 @@ def run_status(workdir: Path, run: str, epochs: int, resume_dir: str, snakemake_
         log, silent = log_path.read_text(errors="replace"), time.time() - log_path.stat().st_mtime
     except OSError:
         log, silent = "", float("inf")
-    logged = [(int(e), float(a), float(s)) for e, _, a, s in _EPOCH_LINE.findall(log)]
+    logged = [(e["epoch"], e["test_accuracy"], e["seconds"]) for e in metrics.logged_epochs(log)]
     # A job whose log has been silent for many epochs' time died with its
     # Snakemake (a SIGKILL leaves Snakemake's locks behind).
     typical = statistics.median(s for _, _, s in logged[-10:]) if logged else 0.0
@@ -233,7 +209,7 @@ def main(argv=None) -> None:
     )
     args = parser.parse_args(argv)
     try:
-        study = load_study(args.directory, args.configfile, args.config)
+        study = settings.load(args.directory, args.configfile, args.config)
         while True:
             text = render(*study_status(args.directory, copy.deepcopy(study)))
             if args.watch and sys.stdout.isatty():

@@ -22,6 +22,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from nnstudy import metrics
+
 # Evaluating the test set in large batches costs less per image; the metrics
 # are sample-weighted means, so the batch size does not change them.
 EVALUATION_BATCH_SIZE = 1024
@@ -182,11 +184,7 @@ class EpochBookkeeping(keras.callbacks.Callback):
             "seconds": time.perf_counter() - self.started,
         }
         self.history.append(entry)
-        self.log(
-            f"epoch {epoch + 1}/{self.epochs}  train loss {entry['train_loss']:.4f}  "
-            f"acc {entry['train_accuracy']:.4f}  test loss {entry['test_loss']:.4f}  "
-            f"acc {entry['test_accuracy']:.4f}  ({entry['seconds']:.2f} s)"
-        )
+        self.log(metrics.epoch_line(entry, self.epochs))
         due = time.monotonic() - self.last_checkpoint >= self.checkpoint_seconds
         if due or epoch + 1 == self.epochs:
             self.state.save(self.model, self.history)

@@ -1,14 +1,41 @@
-# Packed mode (cluster.jobs_per_gpu K > 1): the training runs known when the
-# workflow is read go into packs of K, one job each, with one GPU; inside it,
-# Snakemake runs the runs' ordinary training jobs side by side. Runs at the
+# Packed mode (cluster.runs_per_allocation K > 1): the training runs known when
+# the workflow is read go into packs of K, one job each, with one GPU; inside
+# it, Snakemake runs the runs' ordinary training jobs side by side. Runs at the
 # grid's optimum (A3) train one job each, as usual, unless the pair is pinned.
-for pack_index, pack in enumerate(training_packs()):
+
+
+def pack_outputs(pack):
+    """Every file of a pack's runs, the curves labelled for the report as their own jobs do."""
+    outputs = []
+    for run in pack:
+        outputs += [f"{run}/metrics.json", f"{run}/model.keras"]
+        outputs += [learning_curve(run, plot) for plot in CURVE_FILES]
+    return outputs
+
+
+def pack_memory(pack):
+    """The memory of its runs' jobs together."""
+
+    def memory(wildcards, attempt):
+        return len(pack) * training_memory(wildcards, attempt)
+
+    return memory
+
+
+def pack_minutes(pack):
+    def minutes(wildcards, attempt):
+        return cluster.pack_minutes(STUDY, pack, attempt)
+
+    return minutes
+
+
+for pack_index, pack in enumerate(cluster.training_packs(STUDY)):
 
     rule:
         name:
             f"train_pack_{pack_index}"
         input:
-            pack_inputs(pack),
+            sorted({path for run in pack for path in run_data(run)}),
         output:
             pack_outputs(pack),
         log:
@@ -22,8 +49,8 @@ for pack_index, pack in enumerate(training_packs()):
         threads: len(pack) * TRAINING["threads"]
         resources:
             gpu=training_gpus,
-            mem_mb=lambda wc, attempt, size=len(pack): 4000 * size * attempt,
-            runtime=pack_runtime(pack),
+            mem_mb=pack_memory(pack),
+            runtime=pack_minutes(pack),
         params:
             runs=pack,
         script:

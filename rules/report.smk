@@ -1,22 +1,7 @@
-# The results over many runs (the table of all runs, the reference comparison,
-# summary figures) and the one-file HTML report (results/report.html). Which
+# The results over many runs (the table of all runs, each question's table,
+# the reference comparison, summary figures) and the one-file HTML report (results/report.html). Which
 # runs each question takes, and its names: nnstudy/questions.py. The
 # reference numbers of SPEC's student report are data: data/reference/*.csv.
-
-
-wildcard_constraints:
-    question="|".join(questions.COMPARED),
-
-
-QUESTION_CATEGORY = lambda wildcards: questions.CATEGORIES[
-    questions.QUESTIONS[wildcards.question].part
-]
-QUESTION_SUBCATEGORY = lambda wildcards: questions.QUESTIONS[
-    wildcards.question
-].subcategory
-# What the captions (report/*.rst) call a question.
-QUESTION_ABOUT = lambda wildcards: questions.QUESTIONS[wildcards.question].about
-REFERENCE_FILES = lambda wildcards: questions.reference_files(wildcards.question)
 
 
 rule all_runs_table:
@@ -37,26 +22,55 @@ rule all_runs_table:
         "../scripts/all_runs_table.py"
 
 
-rule reference_comparison:
+rule question_table:
     input:
-        runs="results/tables/all_runs.csv",
+        metrics=question_runs_metrics,
         optimum=question_optimum,
-        reference=REFERENCE_FILES,
     output:
-        report(
-            "results/tables/{question}_reference.csv",
-            caption="../report/reference.rst",
-            category=QUESTION_CATEGORY,
-            subcategory=QUESTION_SUBCATEGORY,
-            labels={"table": "{question} beside the reference"},
+        csv=report(
+            "results/tables/{question}.csv",
+            caption="../report/question_table.rst",
+            category=question_category,
+            subcategory=question_subcategory,
+            labels={"table": "{question}"},
         ),
+        md="results/tables/{question}.md",
+        html="results/tables/{question}.html",
     log:
-        "logs/tables/{question}_reference.log",
+        "logs/tables/{question}.log",
+    wildcard_constraints:
+        question="|".join(questions.TABLED),
     conda:
         "../envs/study.yaml"
     params:
         config=question_config,
-        about=QUESTION_ABOUT,
+        caption=table_caption,
+    script:
+        "../scripts/question_table.py"
+
+
+rule reference_comparison:
+    input:
+        runs="results/tables/all_runs.csv",
+        optimum=question_optimum,
+        reference=reference_files,
+    output:
+        report(
+            "results/tables/{question}_reference.csv",
+            caption="../report/reference.rst",
+            category=question_category,
+            subcategory=question_subcategory,
+            labels={"table": "{question} beside the reference"},
+        ),
+    log:
+        "logs/tables/{question}_reference.log",
+    wildcard_constraints:
+        question="|".join(questions.COMPARED),
+    conda:
+        "../envs/study.yaml"
+    params:
+        config=question_config,
+        about=question_about,
     script:
         "../scripts/reference_comparison.py"
 
@@ -67,7 +81,7 @@ rule grid_heatmap:
         optimum=plan.OPTIMUM_FILE,
     output:
         report(
-            f"{REPORT_FIGURES}/a2_heatmap.png",
+            f"{FIGURES}/a2_heatmap.png",
             caption="../report/a2_heatmap.rst",
             category=questions.CATEGORIES["part_a"],
             subcategory=questions.QUESTIONS["a2"].subcategory,
@@ -85,31 +99,33 @@ rule grid_heatmap:
 
 rule comparison_figures:
     input:
-        metrics=compared_metrics,
+        metrics=question_runs_metrics,
         optimum=question_optimum,
-        reference=REFERENCE_FILES,
+        reference=reference_files,
     output:
         chart=report(
-            f"{REPORT_FIGURES}/{{question}}_comparison.png",
+            f"{FIGURES}/{{question}}_comparison.png",
             caption="../report/comparison_chart.rst",
-            category=QUESTION_CATEGORY,
-            subcategory=QUESTION_SUBCATEGORY,
+            category=question_category,
+            subcategory=question_subcategory,
             labels={"figure": "{question} against the reference"},
         ),
         curves=report(
-            f"{REPORT_FIGURES}/{{question}}_curves.png",
+            f"{FIGURES}/{{question}}_curves.png",
             caption="../report/grouped_curves.rst",
-            category=QUESTION_CATEGORY,
-            subcategory=QUESTION_SUBCATEGORY,
+            category=question_category,
+            subcategory=question_subcategory,
             labels={"figure": "{question} learning curves"},
         ),
     log:
         "logs/figures/{question}_comparison.log",
+    wildcard_constraints:
+        question="|".join(questions.COMPARED),
     conda:
         "../envs/study.yaml"
     params:
         config=question_config,
-        about=QUESTION_ABOUT,
+        about=question_about,
     script:
         "../scripts/comparison_figures.py"
 
@@ -119,7 +135,7 @@ rule accuracy_time_figure:
         runs="results/tables/all_runs.csv",
     output:
         report(
-            f"{REPORT_FIGURES}/b_accuracy_time.png",
+            f"{FIGURES}/b_accuracy_time.png",
             caption="../report/accuracy_time.rst",
             category=questions.CATEGORIES["part_b"],
             subcategory=questions.QUESTIONS["b_accuracy_time"].subcategory,
@@ -130,7 +146,7 @@ rule accuracy_time_figure:
     conda:
         "../envs/study.yaml"
     params:
-        config=PART_B,
+        config=STUDY["part_b"],
     script:
         "../scripts/accuracy_time_figure.py"
 

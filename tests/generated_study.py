@@ -248,18 +248,12 @@ def build_study(root: Path, curve_plots: dict, relabel: dict | None = None) -> l
     optimum_json = root / plan.OPTIMUM_FILE
     tables.write_optimum(grid, None, optimum_json, log=lambda m: None)
     (root / "results/tables").mkdir(parents=True)
-    # The table rules: each question's runs, as rules/part_a.smk and part_b.smk declare them.
+    # The table rule: each question's runs, as rules/report.smk declares them.
     optimum = tables.optimum_pair(optimum_json)
-    for question, name in (
-        ("a2", "a2_grid"),
-        ("a4", "a4_comparison"),
-        ("b5", "b5_models"),
-        ("b6", "b6_rnn_variants"),
-        ("masking", "b_masking"),
-    ):
+    for question in questions.TABLED:
         config = CONFIG[questions.QUESTIONS[question].part]
         question_files = [root / f"{run}/metrics.json" for run in plan.question_runs(question, CONFIG, optimum)]
-        outputs = {ext: root / f"results/tables/{name}.{ext}" for ext in ("csv", "md", "html")}
+        outputs = {ext: root / f"results/tables/{question}.{ext}" for ext in ("csv", "md", "html")}
         tables.write_table(question, question_files, config, optimum_json, outputs, log=lambda m: None)
     (root / "results/part_a/feature_maps").mkdir(parents=True)
     for index in (1, 2):
@@ -320,8 +314,8 @@ def render_study(
         figures.write_grid_heatmap(runs_csv, optimum, CONFIG["part_a"], results / "figures/a2_heatmap.png", log=quiet)
         inputs |= {
             "optimum": optimum,
-            "a2": results / "tables/a2_grid.csv",
-            "a4": results / "tables/a4_comparison.csv",
+            "a2": results / "tables/a2.csv",
+            "a4": results / "tables/a4.csv",
             "a2_heatmap_figure": results / "figures/a2_heatmap.png",
             "feature_maps": [results / f"part_a/feature_maps/test_image_{i}.png" for i in (1, 2)],
         }
@@ -330,9 +324,9 @@ def render_study(
             runs_csv, CONFIG["part_b"], results / "figures/b_accuracy_time.png", log=quiet
         )
         inputs |= {
-            "b5": results / "tables/b5_models.csv",
-            "b6": results / "tables/b6_rnn_variants.csv",
-            "masking": results / "tables/b_masking.csv",
+            "b5": results / "tables/b5.csv",
+            "b6": results / "tables/b6.csv",
+            "masking": results / "tables/masking.csv",
             "b_accuracy_time_figure": results / "figures/b_accuracy_time.png",
         }
     params = {"config": CONFIG | {"parts": list(parts)}, "basedir": str(root)}

@@ -23,7 +23,7 @@ def test_paper_requests_are_minutes_not_hours(study):
     assert cluster.wall_minutes(requests, model="word_gru", epochs=250, layers=2) == 15
     assert cluster.wall_minutes(requests, model="cifar_cnn", epochs=1000, attempt=2) == 40
     # A pack of 4 asks for 4 times its longest run's training time.
-    assert cluster.wall_minutes(requests, model="cifar_cnn", epochs=1000, jobs_per_allocation=4) == 50
+    assert cluster.wall_minutes(requests, model="cifar_cnn", epochs=1000, runs_per_allocation=4) == 50
 
 
 def test_cpu_nodes_and_a_users_figure(study):

@@ -106,13 +106,12 @@ class _Files(dict):
 
 
 def test_a_presets_gpu_settings_reach_the_training_job():
-    """GPU placement comes from the config with its preset applied, not the raw config."""
+    """GPU placement comes from the config with its preset applied (rules/common.smk resolves it for the jobs)."""
     config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
     config["preset"] = "quick"
     config["presets"]["quick"]["training"] = {"gpu": {"jobs_per_gpu": 2, "wait_minutes": 5}, "checkpoint_seconds": 7}
-    settings.resolve(config)  # as rules/common.smk does: validates and fills defaults in place
     job = types.SimpleNamespace(
-        config=config,
+        config=settings.resolve(config),
         threads=1,
         input=_Files(train="data_batch_1"),
         output=_Files(metrics="results/part_a/runs/run-1/metrics.json"),
@@ -120,8 +119,7 @@ def test_a_presets_gpu_settings_reach_the_training_job():
     )
     arguments = jobs.training_arguments(job, log=print)
     assert arguments["gpu"] == {"jobs_per_gpu": 2, "lock_dir": "", "wait_minutes": 5}
-    assert arguments["settings"]["checkpoint_seconds"] == 7
-    assert config["training"]["gpu"]["jobs_per_gpu"] == 4  # the job's own config is left as it was
+    assert arguments["settings"] == {"epochs": 10, "threads": 1, "checkpoint_seconds": 7, "tensorboard_dir": None}
 
 
 def start_holder(lock_dir, gpus=("0",)):

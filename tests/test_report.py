@@ -119,7 +119,7 @@ def test_all_runs_one_row_per_run_one_column_per_setting(study):
 def test_a4_names_follow_the_study_table(study):
     runs = study_runs.read_all_runs(study["root"] / "results/tables/all_runs.csv")
     a4 = study_runs.question_runs("a4", runs, CONFIG["part_a"], OPTIMUM)
-    table = pd.read_csv(study["root"] / "results/tables/a4_comparison.csv")
+    table = pd.read_csv(study["root"] / "results/tables/a4.csv")
     assert list(dict.fromkeys(a4["experiment"])) == table["experiment"].tolist()
     assert a4.groupby("experiment").size().eq(len(SEEDS)).all()
     # A1's pair as the optimum: one run under both names
@@ -266,7 +266,7 @@ def test_report_has_contents_sections_tables_and_figures(study):
 def test_report_rows_match_the_tables(study):
     html = study["html"]
     root = study["root"] / "results/tables"
-    for name, table_id in (("a2_grid", "table-a2"), ("b6_rnn_variants", "table-b6")):
+    for name, table_id in (("a2", "table-a2"), ("b6", "table-b6")):
         expected = pd.read_csv(root / f"{name}.csv", dtype=str, keep_default_na=False)
         section = html.split(f'id="{table_id}"')[1].split("</table>")[0]
         assert section.count("<tr>") == len(expected) + 1
@@ -283,7 +283,7 @@ def test_data_cannot_inject_markup(study):
 
 def test_masking_ablation_pairs_each_word_rnn(study):
     runs = study_runs.read_all_runs(study["root"] / "results/tables/all_runs.csv")
-    table = pd.read_csv(study["root"] / "results/tables/b_masking.csv", dtype=str)
+    table = pd.read_csv(study["root"] / "results/tables/masking.csv", dtype=str)
     assert table["variant"].tolist() == [m.name for m in (questions.B6_BASELINE, *questions.B6_VARIANTS)]
     word_gru = runs[
         (runs["level"] == "word")

@@ -31,7 +31,7 @@ def test_status_lists_the_runs_snakemake_plans(tmp_path):
 def test_status_in_an_empty_directory_is_one_line(tmp_path):
     result = nnstudy_status(tmp_path, check=False)
     assert result.returncode == 1 and result.stdout == ""
-    assert result.stderr == f"error: no config.yaml in {tmp_path}: run nnstudy status in the workflow directory\n"
+    assert result.stderr == f"error: no config.yaml in {tmp_path}: run this in the workflow directory\n"
 
 
 def test_status_with_a_bad_config_is_one_line(tmp_path):

@@ -16,7 +16,7 @@ from nnstudy import metrics
 
 pytestmark = pytest.mark.integration
 
-TABLES = ["a2_grid", "a4_comparison", "b5_models", "b6_rnn_variants"]
+TABLES = ["a2", "a4", "b5", "b6", "masking"]
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
@@ -38,11 +38,11 @@ def test_smoke_study_produces_every_output(request, backend):
             assert (path.parent / plot).stat().st_size > 0
     a1 = metrics.read(smoke_run / "results/part_a/runs/c1-50_c2-60_sgd_dropout-0_seed-1/metrics.json")
     assert a1["parameters"] == 378_570 and a1["hyperparameters"]["train_size"] == 256
-    grid = pd.read_csv(smoke_run / "results/tables/a2_grid.csv")
+    grid = pd.read_csv(smoke_run / "results/tables/a2.csv")
     assert len(grid) == 25
     optimum = json.loads((smoke_run / "results/part_a/optimum.json").read_text())
     assert (optimum["c1"], optimum["c2"]) == (grid.loc[0, "c1"], grid.loc[0, "c2"])
-    a4 = pd.read_csv(smoke_run / "results/tables/a4_comparison.csv")
+    a4 = pd.read_csv(smoke_run / "results/tables/a4.csv")
     assert {
         "A1 SGD",
         "A2 SGD (grid optimum)",
@@ -51,8 +51,8 @@ def test_smoke_study_produces_every_output(request, backend):
         "A3c Adam",
         "A3d SGD + dropout",
     } == set(a4["experiment"])
-    assert len(pd.read_csv(smoke_run / "results/tables/b5_models.csv")) == 8
-    assert len(pd.read_csv(smoke_run / "results/tables/b6_rnn_variants.csv")) == 10
+    assert len(pd.read_csv(smoke_run / "results/tables/b5.csv")) == 8
+    assert len(pd.read_csv(smoke_run / "results/tables/b6.csv")) == 10
     for table in TABLES:
         assert (smoke_run / f"results/tables/{table}.md").read_text().startswith("|")
         assert "<table" in (smoke_run / f"results/tables/{table}.html").read_text()
@@ -240,10 +240,10 @@ def test_broken_resume_state_is_discarded_and_the_job_starts_afresh(tmp_path):
 
 
 def test_a_pack_trains_its_runs_side_by_side_and_survives_a_switch(tmp_path):
-    """cluster.jobs_per_gpu: 2 makes packs of two runs, one job each, whose runs
+    """cluster.runs_per_allocation: 2 makes packs of two runs, one job each, whose runs
     train at once; switching packing off again retrains nothing."""
     workflow = copy_workflow(tmp_path / "workflow")
-    packed = smoke_config("cluster={jobs_per_gpu: 2}")
+    packed = smoke_config("cluster={runs_per_allocation: 2}")
     plan_text = snakemake(workflow, "-n", *packed).stdout
     assert re.search(r"^train_pack_22\s+1$", plan_text, re.M) and not re.search(r"^train_pack_23\b", plan_text, re.M)
     snakemake(workflow, "--cores", "2", "train_pack_0", *packed)

@@ -162,8 +162,7 @@ def optimum_pair(optimum_json) -> tuple[int, int] | None:
     return int(optimum["c1"]), int(optimum["c2"])
 
 
-# ---- jobs (scripts/grid_table.py, comparison_table.py, b5_table.py, b6_table.py,
-# masking_table.py, select_optimum.py) ------------------------------------------------
+# ---- jobs (scripts/question_table.py, select_optimum.py) ---------------------------
 
 
 def write_table(question: str, metric_files, config: dict, optimum_json, outputs: dict, log=print) -> None:

@@ -1,7 +1,7 @@
 """Check, from a Snakemake log and SLURM accounting, that a run went through SLURM.
 
     python check_sacct.py --log run.log --gpu-rules 'train_cifar,train_text,train_pack_*' \
-        [--min-planned train_cifar=24 --min-planned train_text=16] [--jobs-per-gpu 4]
+        [--min-planned train_cifar=24 --min-planned train_text=16] [--runs-per-allocation 4]
 
 For the Snakemake run recorded in --log (the "SLURM run ID" it printed), it
 asserts that
@@ -14,7 +14,7 @@ asserts that
   * no other rule was given a GPU;
   * the number of GPU-rule jobs is at least the dry-run plan (--min-planned;
     checkpoints can add jobs during the run);
-  * packed (--jobs-per-gpu K > 1), no allocation trained more than K runs (a
+  * packed (--runs-per-allocation K > 1), no allocation trained more than K runs (a
     job's runs are its metrics.json outputs), and fewer allocations than runs.
 --gpu-rules takes shell patterns (train_pack_* for the packs' rules).
 Exits 1 with one line per problem, 0 otherwise; prints a per-rule table and
@@ -115,7 +115,7 @@ def main():
     parser.add_argument("--log", required=True)
     parser.add_argument("--gpu-rules", required=True, help="comma-separated rule names that must get one GPU")
     parser.add_argument("--min-planned", action="append", default=[], metavar="RULE=N")
-    parser.add_argument("--jobs-per-gpu", type=int, default=1, metavar="K", help="training runs per allocation")
+    parser.add_argument("--runs-per-allocation", type=int, default=1, metavar="K", help="training runs per allocation")
     args = parser.parse_args()
 
     min_planned = {k: int(v) for k, v in (item.split("=", 1) for item in args.min_planned)}
@@ -192,7 +192,7 @@ def main():
 
     # Allocations: each GPU-rule job is one (its retries aside), training its runs.
     sizes = sorted(runs[jobid] for jobid, rule in rules.items() if rule in gpu_rules and jobid not in local)
-    k = args.jobs_per_gpu
+    k = args.runs_per_allocation
     print(
         f"training allocations: {len(sizes)} for {sum(sizes)} training jobs "
         f"(ceil({sum(sizes)}/{k}) = {-(-sum(sizes) // k)}; runs per allocation {sizes})"

@@ -2,7 +2,7 @@
 # End-to-end test of profiles/slurm on a real single-node SLURM cluster.
 #
 #   bash tests/slurm/run_study.sh                    # the smoke study (~50 GPU jobs)
-#   bash tests/slurm/run_study.sh --jobs-per-gpu 4   # the same, packed: 4 training jobs per allocation
+#   bash tests/slurm/run_study.sh --runs-per-allocation 4   # the same, packed: 4 training jobs per allocation
 #   bash tests/slurm/run_study.sh --selftest         # tiny stand-in workflow, ~1 min
 #
 # Brings a local cluster up (tests/slurm/cluster.sh; down again on exit,
@@ -11,8 +11,8 @@
 #   * Snakemake finished without error,
 #   * every train_cifar / train_text job went through sbatch and SLURM
 #     accounting (sacct) recorded one GPU (gres/gpu=1) for it, as many jobs as
-#     Snakemake planned (check_sacct.py); packed (--jobs-per-gpu K, which sets
-#     the config's cluster.jobs_per_gpu), at most K training runs per
+#     Snakemake planned (check_sacct.py); packed (--runs-per-allocation K, which sets
+#     the config's cluster.runs_per_allocation), at most K training runs per
 #     allocation, one GPU each, and it prints
 #     `training allocations: A for N training jobs`; then it SIGKILLs one run
 #     of a packed allocation mid-training and checks the retry,
@@ -37,11 +37,11 @@ export NNSTUDY_SLURM_ACCOUNT=${NNSTUDY_SLURM_ACCOUNT:-nnstudy-test}
 
 MODE=study
 PACK=1
-usage() { echo "usage: $0 [--selftest | --jobs-per-gpu K]" >&2; exit 2; }
+usage() { echo "usage: $0 [--selftest | --runs-per-allocation K]" >&2; exit 2; }
 case ${1:-} in
     "") ;;
     --selftest) MODE=selftest ;;
-    --jobs-per-gpu) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; PACK=$2 ;;
+    --runs-per-allocation) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; PACK=$2 ;;
     *) usage ;;
 esac
 # A packed allocation asks for the cores and memory of K jobs (rules/packs.smk),
@@ -110,7 +110,7 @@ else
         tar --null -T - -cf -) | tar -C "$SCRATCH" -xf -
     [[ -f $SCRATCH/Snakefile ]] || fail "no Snakefile in the copy of $REPO"
     CIFAR=$(cd "$SHARED/data/cifar10" 2>/dev/null && pwd) || fail "no CIFAR-10 data at $SHARED/data/cifar10"
-    CONFIG=(--config preset=smoke "cifar10_dir=$CIFAR" "cluster={jobs_per_gpu: $PACK}")
+    CONFIG=(--config preset=smoke "cifar10_dir=$CIFAR" "cluster={runs_per_allocation: $PACK}")
 fi
 say "scratch copy: $SCRATCH ($(find "$SCRATCH" -type f | wc -l) files)"
 cd "$SCRATCH"
@@ -163,7 +163,7 @@ say "workflow finished in $((SECONDS - t)) s"
 
 # ------------------------------------------------------------ checks --------
 say "checking SLURM accounting (sacct)"
-"$PYTHON" "$HERE/check_sacct.py" --log run.log --gpu-rules "$GPU_RULES" "${MIN[@]}" --jobs-per-gpu "$PACK" ||
+"$PYTHON" "$HERE/check_sacct.py" --log run.log --gpu-rules "$GPU_RULES" "${MIN[@]}" --runs-per-allocation "$PACK" ||
     fail "SLURM accounting check failed"
 
 say "checking that nothing is left to do"
@@ -186,7 +186,7 @@ if ((PACK > 1)) && [[ $MODE == study ]]; then
     say "fault: SIGKILL one run of a packed allocation (quick preset, a checkpoint after every epoch)"
     FAULT=("$SNAKEMAKE" --profile "$REPO/profiles/slurm" --slurm-init-seconds-before-status-checks 5
            --forcerun train_pack_0 --config preset=quick "cifar10_dir=$CIFAR"
-           "cluster={jobs_per_gpu: $PACK}" "training={checkpoint_seconds: 0}")
+           "cluster={runs_per_allocation: $PACK}" "training={checkpoint_seconds: 0}")
     mapfile -t runs < <("${FAULT[@]}" -n -- train_pack_0 2>&1 |
         grep -o 'results/part_[ab]/runs/[^ ,]*/metrics.json' | sort -u | xargs -r -n 1 dirname)
     ((${#runs[@]} > 1)) || fail "train_pack_0 packs ${#runs[@]} runs"
@@ -219,7 +219,7 @@ if ((PACK > 1)) && [[ $MODE == study ]]; then
         epochs=$("$PYTHON" -c "import json, sys; print(len(json.load(open(sys.argv[1]))['history']))" "$run/metrics.json")
         [[ $epochs == 10 ]] || fail "$run/metrics.json holds $epochs epochs, not 10"
     done
-    "$PYTHON" "$HERE/check_sacct.py" --log fault.log --gpu-rules "$GPU_RULES" --jobs-per-gpu "$PACK" ||
+    "$PYTHON" "$HERE/check_sacct.py" --log fault.log --gpu-rules "$GPU_RULES" --runs-per-allocation "$PACK" ||
         fail "SLURM accounting check of the fault run failed"
     say "fault: killed $(basename "$killed") after epoch 3; the retried allocation resumed it ($resumed)" \
         "and rewrote its $((${#runs[@]} - 1)) neighbours from their final state"

@@ -1,4 +1,4 @@
-"""B5: B1–B4 without and with dropout: accuracy and running time."""
+"""The table of one question (the wildcard picks: a2, a4, b5, b6, masking)."""
 
 from nnstudy import jobs
 from nnstudy.analysis import tables
@@ -6,7 +6,7 @@ from nnstudy.analysis import tables
 jobs.run(
     snakemake,
     lambda log: tables.write_table(
-        question="b5",
+        question=snakemake.wildcards.question,
         metric_files=list(snakemake.input.metrics),
         config=snakemake.params.config,
         optimum_json=snakemake.input.get("optimum"),
