@@ -6,7 +6,7 @@
 copies the workflow's own all_runs.csv, study tables and report.html, records
 how the run was made (publication.json) and writes README.md from the
 folder's README.md.j2. Every number in README.md comes from all_runs.csv and
-the reference data (`render_readme`, which the tests repeat); differences from
+the workflow's comparison tables (`render_readme`, which the tests repeat); differences from
 the reference beyond `EXPLAIN_ABOVE` need a written explanation in
 explanations.yaml, keyed "question: row".
 """
@@ -27,27 +27,25 @@ import jinja2
 import pandas as pd
 import yaml
 
-from nnstudy import questions
+from nnstudy import questions, settings
 from nnstudy.analysis import reference, tables
 from nnstudy.analysis import runs as study_runs
 from nnstudy.errors import StudyError
 from nnstudy.report.provenance import git_commit
 
 EXPLAIN_ABOVE = 0.03
-TABLES = ("b5_models", "b6_rnn_variants", "b_masking")
+# The published tables keep the names of the first publication.
+TABLES = {"b5": "b5_models", "b6": "b6_rnn_variants", "masking": "b_masking"}
+COMPARED = ("b5", "b6")
 README_BLOCK = re.compile(r"(<!-- paper-results:b5 -->\n).*?(<!-- /paper-results:b5 -->)", re.DOTALL)
 
 
-def comparison_rows(question: str, runs: pd.DataFrame, reference_dir: Path, config: dict) -> list[dict]:
-    """Ours beside the reference for B5 or B6 (config: part_b), one dict per
-    row, with a `key` ("Word CNN, without dropout") that explanations.yaml refers to."""
-    table = reference.reference_comparison(
-        question,
-        study_runs.question_runs(question, runs, config),
-        reference.read_reference(questions.reference_files(question, reference_dir)),
-        config,
-    )
-    names = {"b5": ("model", "dropout_label"), "b6": ("level", "variant")}[question]
+def comparison_rows(question: str, folder: Path) -> list[dict]:
+    """Ours beside the reference for B5 or B6, from the workflow's comparison
+    table (<question>_reference.csv) in the published folder: one dict per row,
+    with a `key` ("Word CNN, without dropout") that explanations.yaml refers to."""
+    table = reference.read_comparison(folder / f"{question}_reference.csv")
+    names = questions.QUESTIONS[question].keys
     rows = []
     for _, row in table.iterrows():
         difference = row["difference_max_test_accuracy"]
@@ -89,13 +87,13 @@ def _number(value, sign=False) -> str:
     return f"{value:+.4f}" if sign else f"{value:.4f}"
 
 
-def readme_context(folder: Path, reference_dir: Path) -> dict:
-    """What README.md.j2 shows, from the folder's all_runs.csv and publication.json."""
+def readme_context(folder: Path) -> dict:
+    """What README.md.j2 shows, from the folder's all_runs.csv, comparison tables and publication.json."""
     runs = study_runs.read_all_runs(folder / "all_runs.csv")
     publication = json.loads((folder / "publication.json").read_text())
     part_b = publication["config"]["part_b"]
     explanations = yaml.safe_load((folder / "explanations.yaml").read_text()) or {}
-    comparisons = {q: comparison_rows(q, runs, reference_dir, part_b) for q in ("b5", "b6")}
+    comparisons = {q: comparison_rows(q, folder) for q in COMPARED}
     missing = [
         f"{q}: {row['key']}"
         for q, rows in comparisons.items()
@@ -131,30 +129,30 @@ def readme_context(folder: Path, reference_dir: Path) -> dict:
     }
 
 
-def render_readme(folder: Path, reference_dir: Path) -> str:
+def render_readme(folder: Path) -> str:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
     )
-    return environment.get_template("README.md.j2").render(**readme_context(folder, reference_dir))
+    return environment.get_template("README.md.j2").render(**readme_context(folder))
 
 
-def readme_block(folder: Path, reference_dir: Path, link: str) -> str:
+def readme_block(folder: Path, link: str) -> str:
     """The project README's glance at B5: ours beside the reference."""
-    context = readme_context(folder, reference_dir)
+    context = readme_context(folder)
     seeds, epochs = ", ".join(map(str, context["seeds"])), ", ".join(map(str, context["epochs"]))
     source = f"From [{link}]({link}) ({context['count']} runs, seed {seeds}, {epochs} epochs); details there."
     return f"{context['b5']}\n\n{source}\n"
 
 
-def update_project_readme(readme: Path, folder: Path, reference_dir: Path) -> None:
+def update_project_readme(readme: Path, folder: Path) -> None:
     text = readme.read_text()
     if not README_BLOCK.search(text):
         raise StudyError(f"{readme}: no <!-- paper-results:b5 --> block to fill")
     link = os.path.relpath(folder, readme.parent) + "/README.md"
-    readme.write_text(README_BLOCK.sub(lambda m: m[1] + readme_block(folder, reference_dir, link) + m[2], text))
+    readme.write_text(README_BLOCK.sub(lambda m: m[1] + readme_block(folder, link) + m[2], text))
 
 
 def run_times(snakemake_log: Path) -> tuple[str, float]:
@@ -185,7 +183,6 @@ def publish(
     config: dict,
     command: str,
     snakemake_logs: list[Path],
-    reference_dir: Path,
     readme: Path | None,
     note: str = "",
 ) -> None:
@@ -193,8 +190,10 @@ def publish(
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(results / "tables/all_runs.csv", folder / "all_runs.csv")
     shutil.copy(results / "report.html", folder / "report.html")
-    for name in TABLES:
-        shutil.copy(results / f"tables/{name}.md", folder / f"{name}.md")
+    for question, name in TABLES.items():
+        shutil.copy(results / f"tables/{question}.md", folder / f"{name}.md")
+    for question in COMPARED:
+        shutil.copy(results / f"tables/{question}_reference.csv", folder / f"{question}_reference.csv")
     times = [run_times(path) for path in snakemake_logs]
     publication = {
         "command": command,
@@ -208,9 +207,9 @@ def publish(
         "snakemake_invocations": len(times),
     }
     (folder / "publication.json").write_text(json.dumps(publication, indent=1) + "\n")
-    (folder / "README.md").write_text(render_readme(folder, reference_dir))
+    (folder / "README.md").write_text(render_readme(folder))
     if readme is not None:
-        update_project_readme(readme, folder, reference_dir)
+        update_project_readme(readme, folder)
 
 
 def main(argv=None) -> None:
@@ -227,18 +226,12 @@ def main(argv=None) -> None:
         help="Snakemake's log of the run (repeat for a run made in several invocations)",
     )
     parser.add_argument("--note", default="", help="how the run was made, beyond the command (one paragraph)")
-    parser.add_argument("--reference", type=Path, default=Path("data/reference"))
     parser.add_argument("--readme", default="README.md", help="project README with the B5 block ('' leaves it alone)")
     args = parser.parse_args(argv)
     try:
-        from nnstudy import settings
-
-        # As Snakemake reads `--configfile`: laid over config.yaml.
-        base = yaml.safe_load(Path("config.yaml").read_text())
-        config = settings.resolve(settings.merge(base, yaml.safe_load(args.configfile.read_text())))
         publish(
-            args.folder, results=args.results, config=config, command=args.command,
-            snakemake_logs=args.snakemake_log, reference_dir=args.reference,
+            args.folder, results=args.results, config=settings.load(Path("."), [args.configfile]),
+            command=args.command, snakemake_logs=args.snakemake_log,
             readme=Path(args.readme) if args.readme else None, note=args.note,
         )  # fmt: skip
     except (StudyError, OSError) as err:

@@ -41,23 +41,23 @@ def test_published_runs_are_at_paper_settings(runs):
 
 
 def test_readme_numbers_are_generated_from_the_csv():
-    assert (PUBLISHED / "README.md").read_text() == publish.render_readme(PUBLISHED, REFERENCE)
+    assert (PUBLISHED / "README.md").read_text() == publish.render_readme(PUBLISHED)
 
 
 def test_project_readme_shows_the_published_b5_table():
     block = publish.README_BLOCK.search((REPO / "README.md").read_text())
     assert block is not None
-    assert publish.readme_block(PUBLISHED, REFERENCE, "docs/paper-results/README.md") in block[0]
+    assert publish.readme_block(PUBLISHED, "docs/paper-results/README.md") in block[0]
 
 
 def test_every_large_difference_needs_an_explanation(tmp_path):
     folder = tmp_path / "published"
     shutil.copytree(PUBLISHED, folder)
-    explained = [row["key"] for row in publish.readme_context(folder, REFERENCE)["explained"]]
+    explained = [row["key"] for row in publish.readme_context(folder)["explained"]]
     assert explained, "the published run differs from the reference somewhere by more than 0.03"
     (folder / "explanations.yaml").write_text("{}\n")
     with pytest.raises(StudyError, match=f"explanations.yaml: no explanation for b.: {re.escape(explained[0])}"):
-        publish.render_readme(folder, REFERENCE)
+        publish.render_readme(folder)
 
 
 def test_wall_time_comes_from_the_snakemake_log(tmp_path):
