@@ -102,10 +102,13 @@ def run_plain(model_name: str, args, data_dir: Path) -> dict:
     return {"epoch_s": steady_epoch_seconds(epoch_ends)}
 
 
-def run_engine(model_name: str, args, data_dir: Path) -> dict:
+def run_engine(model_name: str, args, data_dir: Path, dropout: float = 0.0, limit: int | None = None) -> dict:
+    """The engine's steady seconds per epoch; `dropout` and `limit` (the first
+    `limit` training and test examples, for a quick check) serve bench/b5_times.py."""
     from nnstudy import experiments
 
     study = paper_settings()
+    limits = {"train_limit": limit, "test_limit": limit} if limit else {}
     engine = {
         "backend": args.backend,
         "precision": args.precision,
@@ -142,9 +145,9 @@ def run_engine(model_name: str, args, data_dir: Path) -> dict:
                 c1=c1,
                 c2=c2,
                 optimizer="sgd",
-                dropout=0.0,
+                dropout=dropout,
                 inputs=inputs,
-                settings=settings | engine | {"epochs": args.epochs},
+                settings=settings | engine | limits | {"epochs": args.epochs},
                 **common,
             )
         else:
@@ -164,10 +167,10 @@ def run_engine(model_name: str, args, data_dir: Path) -> dict:
                 level=level,
                 architecture=architecture,
                 num_layers=1,
-                dropout=0.0,
+                dropout=dropout,
                 clip=None,
                 inputs=inputs,
-                settings=settings | engine | {"epochs": args.epochs},
+                settings=settings | engine | limits | {"epochs": args.epochs},
                 **common,
             )
         device = json.loads(Path(outputs["metrics"]).read_text())["device"]
