@@ -1,9 +1,6 @@
-"""Seed-aware statistics (nnstudy/analysis/stats.py) on generated runs with known values.
-
-The runs are metrics documents as the training jobs write them, read into the
-all_runs.csv frame and named by question as the table jobs do; each run's
-history is made so that its max and final test accuracy are given numbers.
-"""
+"""Seed-aware statistics (nnstudy/analysis/stats.py) on generated runs with known values: metrics
+documents as the training jobs write them, whose histories give each run a chosen max and final
+test accuracy, read into the all_runs.csv frame and named by question as the table jobs do."""
 
 from __future__ import annotations
 
@@ -52,19 +49,13 @@ def document(folder: str, seed: int, best: float) -> dict:
          "test_loss": 2.0 - accuracy, "test_accuracy": accuracy, "seconds": 2.0 + seed / 10}
         for epoch, accuracy in enumerate((0.3, best, best - FINAL_BELOW), start=1)
     ]  # fmt: skip
+    name = Path(folder).name
     return {
-        "run": Path(folder).name,
-        "part": wildcards["part"][-1].upper(),
-        "label": Path(folder).name,
-        "seed": seed,
+        "run": name, "part": wildcards["part"][-1].upper(), "label": name, "seed": seed,
         "hyperparameters": settings | {"epochs": len(history), "train_size": 5600, "test_size": 700},
-        "history": history,
-        "summary": metrics.summarize(history),
-        "parameters": 1000,
-        "job_seconds": 10.0,
-        "device": {"type": "CPU", "name": "x86_64"},
-        "versions": {"python": "3.11.7"},
-    }
+        "history": history, "summary": metrics.summarize(history), "parameters": 1000, "job_seconds": 10.0,
+        "device": {"type": "CPU", "name": "x86_64"}, "versions": {"python": "3.11.7"},
+    }  # fmt: skip
 
 
 def generated(key: str, accuracy, seeds=(1, 2, 3), config=PART_B, optimum=None):
