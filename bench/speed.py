@@ -102,18 +102,20 @@ def run_plain(model_name: str, args, data_dir: Path) -> dict:
     return {"epoch_s": steady_epoch_seconds(epoch_ends)}
 
 
-def run_engine(model_name: str, args, data_dir: Path) -> dict:
+def run_engine(model_name: str, args, data_dir: Path, dropout: float = 0.0, limit: int | None = None) -> dict:
+    """The engine's steady seconds per epoch; `dropout` and `limit` (the first
+    `limit` training and test examples, for a quick check) serve bench/b5_times.py."""
     from nnstudy import experiments, plan
 
     study = paper_settings()
     if model_name.startswith("cnn-"):
         c1, c2 = map(int, model_name.split("-")[1:])
-        run = plan.part_a_run(c1, c2, seed=1)
+        run = plan.part_a_run(c1, c2, dropout=dropout, seed=1)
         train = experiments.train_cifar
         inputs = {"train": args.cifar10_dir / "data_batch_1", "test": args.cifar10_dir / "test_batch_trim"}
     else:
         level, architecture = model_name.split("-")
-        run = plan.part_b_run(level, architecture, seed=1)
+        run = plan.part_b_run(level, architecture, dropout=dropout, seed=1)
         train = experiments.train_text
         inputs = {"ids": data_dir / f"{level}_ids.npz", "vocabulary": data_dir / "vocabulary.json"}
     settings = plan.run_settings(study, run) | {
@@ -125,6 +127,8 @@ def run_engine(model_name: str, args, data_dir: Path) -> dict:
         "checkpoint_seconds": study["training"]["checkpoint_seconds"],
         "tensorboard_dir": None,
     }
+    if limit:
+        settings |= {"train_limit": limit, "test_limit": limit}
     epoch_ends = []
 
     def log(message: str) -> None:

@@ -221,6 +221,56 @@ COMPARED = [key for key, question in QUESTIONS.items() if question.reference]
 TABLED = [key for key, question in QUESTIONS.items() if question.table]
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """A difference the spec asks about, inside one question: the runs of `a`
+    minus those of `b`, paired by seed (nnstudy.analysis.stats.verdicts).
+
+    a, b: {key column: name}, as nnstudy.analysis.runs.question_runs names the
+    question's rows (some or all of its keys). A2's sides are places in its
+    ranking instead ({RANK: 1}: the pair with the best mean max test accuracy,
+    the one A2 chooses), which the data decides. says: the verdict's words;
+    {verb} becomes verbs[0] when a is above b, else verbs[1], and {a} / {b}
+    the sides' names: "dropout {verb} Word CNN" → "dropout lowers Word CNN".
+    """
+
+    question: str
+    a: dict
+    b: dict
+    says: str
+    verbs: tuple[str, str] = ("beats", "trails")
+
+
+RANK = "rank"
+RAISES = ("raises", "lowers")
+
+
+def _b5(model: Model, value: Value) -> dict:
+    return {"model": model.name, "dropout_label": value.name}
+
+
+CHAR_CNN, WORD_CNN, CHAR_RNN, WORD_RNN = B1_B4
+UNMASKED, MASKED = PADDINGS
+# The comparisons of B5 (dropout per model; CNN against RNN per input), B6 (each
+# variant against the one-layer GRU per input), the masking ablation, A4 (each A3
+# variant against SGD at the same pair) and A2 (the chosen pair against the next).
+COMPARISONS = (
+    *(Comparison("b5", _b5(m, WITH_DROPOUT), _b5(m, WITHOUT_DROPOUT), f"dropout {{verb}} {m.name}", RAISES)
+      for m in B1_B4),
+    *(Comparison("b5", _b5(cnn, WITHOUT_DROPOUT), _b5(rnn, WITHOUT_DROPOUT), f"{cnn.name} {{verb}} {rnn.name}")
+      for cnn, rnn in ((CHAR_CNN, CHAR_RNN), (WORD_CNN, WORD_RNN))),
+    *(Comparison("b6", {"variant": v.name, "level": level.name}, {"variant": B6_BASELINE.name, "level": level.name},
+                 f"{level.name}: {v.name} {{verb}} the one-layer GRU")
+      for level in CHAR_WORD for v in B6_VARIANTS),
+    *(Comparison("masking", {"variant": v.name, "padding": MASKED.name}, {"variant": v.name, "padding": UNMASKED.name},
+                 f"masking {{verb}} the word-level {v.name}", RAISES)
+      for v in (B6_BASELINE, *B6_VARIANTS)),
+    *(Comparison("a4", {"experiment": m.name}, {"experiment": A2_OPTIMUM.name}, f"{m.name} {{verb}} SGD at that pair")
+      for m in A3),
+    Comparison("a2", {RANK: 1}, {RANK: 2}, "the best pair {a} {verb} the runner-up {b}"),
+)  # fmt: skip
+
+
 def reference_files(question: str, folder: str = "data/reference") -> list[str]:
     """The reference report's tables a question is compared with."""
     return [f"{folder}/{name}.csv" for name in QUESTIONS[question].reference]

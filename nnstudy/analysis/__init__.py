@@ -7,6 +7,9 @@ only the ones listed before it:
   ordered by nnstudy.questions;
 - tables: the study's tables (A2, A4, B5, B6, masking ablation) and A2's
   choice of the pair for A3;
+- stats: seed-aware statistics (intervals over seeds, the verdicts of the
+  comparisons of questions.COMPARISONS, the reference within our spread) and
+  the per-epoch histories table;
 - reference: our numbers beside the reference report's (data/reference/);
 - figures: the figures over many runs (heatmap, comparison charts, grouped
   learning curves, accuracy against time).
