@@ -193,24 +193,27 @@ def question_runs(key: str, study: dict, optimum=None) -> list[str]:
     return list(dict.fromkeys(runs))
 
 
+def chosen_questions(study: dict) -> list[str]:
+    """The questions the study runs and reports: config `questions` within the
+    chosen parts; the accuracy-against-time figure goes with B5 and B6 together."""
+    chosen = [key for key in study["questions"] if questions.QUESTIONS[key].part in study["parts"]]
+    return chosen + (["b_accuracy_time"] if {"b5", "b6"} <= set(chosen) else [])
+
+
 def training_runs(study: dict, optimum=None) -> list[str]:
-    """Every run of the chosen parts' questions, each once: the grid, A1 and
-    (with a known optimum) A3 and A4; B5, B6 and the masking ablation."""
-    runs = [
-        run
-        for key, question in questions.QUESTIONS.items()
-        if question.part in study["parts"]
-        for run in question_runs(key, study, optimum)
-    ]
+    """Every run of the chosen questions, each once: the grid, A1 and (with a
+    known optimum) A3 and A4; B5, B6 and the masking ablation."""
+    runs = [run for key in chosen_questions(study) for run in question_runs(key, study, optimum)]
     return list(dict.fromkeys(runs))
 
 
 def study_runs(study: dict, workdir: Path = Path(".")) -> tuple[list[str], list[str]]:
-    """(run folders of the chosen parts, names of runs not yet known): A3's
+    """(run folders of the chosen questions, names of runs not yet known): A3's
     four variants wait for the grid's optimum unless it is pinned."""
-    optimum = pinned_or_chosen_optimum(study["part_a"], workdir) if "part_a" in study["parts"] else None
+    waits = "a3" in chosen_questions(study)  # A4 needs A3 (nnstudy.settings)
+    optimum = pinned_or_chosen_optimum(study["part_a"], workdir) if waits else None
     pending = []
-    if "part_a" in study["parts"] and optimum is None:
+    if waits and optimum is None:
         for entry in questions.entries("a3", study["part_a"]):
             optimizer, dropout = entry.settings.get("optimizer", "sgd"), entry.settings.get("dropout", 0)
             pending.append(f"A3 {optimizer}{' + dropout' if dropout else ''}")

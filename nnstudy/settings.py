@@ -143,7 +143,18 @@ def resolve(config: dict, schema_file: Path = SCHEMA) -> dict:
         raise StudyError(f"config error: preset: no presets.{config['preset']} section")
     effective = merge(config, preset)
     validate(effective, schema_file)
+    _check_questions(effective)
     return effective
+
+
+def _check_questions(config: dict) -> None:
+    """The questions a chosen question builds on must be chosen too."""
+    chosen = set(config["questions"])
+    needs = {"a4": {"a1", "a2", "a3"}, "a3": set() if config["part_a"]["optimum"] else {"a2"}}
+    for key, needed in needs.items():
+        if key in chosen and not needed <= chosen:
+            missing = ", ".join(sorted(needed - chosen))
+            raise StudyError(f"config error: questions: {key} builds on {missing}: list it too (or leave {key} out)")
 
 
 def load(workdir: Path = Path("."), configfiles=(), overrides=()) -> dict:

@@ -15,7 +15,7 @@ for note in settings.preset_overrides(config):
 # Jobs read the config as resolved here (presets applied, defaults filled).
 config.update(STUDY)
 
-PARTS = STUDY["parts"]
+QUESTIONS = plan.chosen_questions(STUDY)
 PART_A = STUDY["part_a"]
 TRAINING = STUDY["training"]
 # Run folders and the runs of each question: nnstudy/plan.py.
@@ -142,8 +142,8 @@ def question_metrics(question):
 
 
 def all_metrics(wildcards=None):
-    """Every run of the chosen parts, each once."""
-    optimum = optimum_pair() if "part_a" in PARTS else None
+    """Every run of the chosen questions, each once."""
+    optimum = optimum_pair() if "a3" in QUESTIONS else None
     runs = plan.training_runs(STUDY, optimum)
     return sorted(f"{run}/metrics.json" for run in runs)
 
@@ -164,22 +164,15 @@ def feature_map_plots():
     ]
 
 
-def question_tables(part):
-    return [key for key in questions.TABLED if questions.QUESTIONS[key].part == part]
-
-
 def study_targets(wildcards=None):
-    """Everything `snakemake` builds by default: the chosen parts and the report."""
-    targets = ["results/report.html"]
-    for part in PARTS:
-        targets += expand(
-            "results/tables/{question}.{ext}",
-            question=question_tables(part),
-            ext=["csv", "md", "html"],
-        )
-    if "part_a" in PARTS:
+    """Everything `snakemake` builds by default: the chosen questions' tables and the report."""
+    tables = [key for key in questions.TABLED if key in QUESTIONS]
+    targets = expand(
+        "results/tables/{question}.{ext}", question=tables, ext=["csv", "md", "html"]
+    )
+    if "a1" in QUESTIONS:
         targets += feature_map_plots()
-    return targets
+    return targets + ["results/report.html"]
 
 
 # ---- results and report ----------------------------------------------------
@@ -225,28 +218,29 @@ def reference_files(wildcards):
 
 
 def report_inputs(wildcards):
-    """What the HTML report shows: the tables and figures of the chosen parts."""
+    """What the HTML report shows: the tables and figures of the chosen questions."""
     inputs = {
         "all_runs": "results/tables/all_runs.csv",
         "template": "report/template.html.j2",
         "stylesheet": "report/report.css",
         "curves": all_curves(),
     }
-    for part in PARTS:
-        inputs |= {key: f"results/tables/{key}.csv" for key in question_tables(part)}
-        for key in questions.COMPARED:
-            if questions.QUESTIONS[key].part == part:
-                inputs |= {
-                    f"{key}_reference": f"results/tables/{key}_reference.csv",
-                    f"{key}_comparison_figure": f"{FIGURES}/{key}_comparison.png",
-                    f"{key}_curves_figure": f"{FIGURES}/{key}_curves.png",
-                }
-    if "part_a" in PARTS:
-        inputs |= {
-            "optimum": plan.OPTIMUM_FILE,
-            "a2_heatmap_figure": f"{FIGURES}/a2_heatmap.png",
-            "feature_maps": feature_map_plots(),
-        }
-    if "part_b" in PARTS:
+    inputs |= {
+        key: f"results/tables/{key}.csv" for key in questions.TABLED if key in QUESTIONS
+    }
+    for key in questions.COMPARED:
+        if key in QUESTIONS:
+            inputs |= {
+                f"{key}_reference": f"results/tables/{key}_reference.csv",
+                f"{key}_comparison_figure": f"{FIGURES}/{key}_comparison.png",
+                f"{key}_curves_figure": f"{FIGURES}/{key}_curves.png",
+            }
+    if "a1" in QUESTIONS:
+        inputs["feature_maps"] = feature_map_plots()
+    if "a2" in QUESTIONS:
+        inputs["a2_heatmap_figure"] = f"{FIGURES}/a2_heatmap.png"
+    if "a3" in QUESTIONS:
+        inputs["optimum"] = plan.OPTIMUM_FILE
+    if "b_accuracy_time" in QUESTIONS:
         inputs["b_accuracy_time_figure"] = f"{FIGURES}/b_accuracy_time.png"
     return inputs

@@ -4,7 +4,7 @@ import re
 
 import pytest
 import yaml
-from conftest import CIFAR_DIR, REPO, copy_workflow, snakemake
+from conftest import CIFAR_DIR, REPO, copy_workflow, nnstudy_status, snakemake, status_rows
 
 from nnstudy import settings
 from nnstudy.errors import StudyError
@@ -166,3 +166,18 @@ def test_missing_preset_section():
     del config["presets"]["quick"]
     with pytest.raises(StudyError, match="presets"):
         settings.resolve(dict(config, preset="quick"), SCHEMA)
+
+
+def test_a_question_needs_the_questions_it_builds_on(tmp_path):
+    """A4 compares A1-A3; A3 takes A2's pair unless one is pinned: a study of some questions says what is missing."""
+    workflow = copy_workflow(tmp_path / "workflow")
+    result = snakemake(workflow, "-n", "--config", "preset=smoke", "questions=[a1, a4]", check=False)
+    assert result.returncode != 0
+    assert "config error: questions: a4 builds on a2, a3: list it too (or leave a4 out)" in result.stderr
+    pinned = nnstudy_status(workflow, "--config", "preset=smoke", "questions=[a3]", "part_a={optimum: [90, 100]}")
+    assert sorted(status_rows(pinned.stdout)) == [
+        "c1-90_c2-100_adam_dropout-0_seed-1",
+        "c1-90_c2-100_momentum_dropout-0_seed-1",
+        "c1-90_c2-100_rmsprop_dropout-0_seed-1",
+        "c1-90_c2-100_sgd_dropout-0.5_seed-1",
+    ]
