@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnstudy import cifar, metrics, plan, runtime, text
+from nnstudy import cifar, identity, metrics, plan, runtime, text
 from nnstudy.errors import StudyError
 
 
@@ -25,6 +25,7 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
     from nnstudy import plots, training
 
     run = {"run": Path(outputs["metrics"]).parent.name, **run}
+    code = {"identity": identity.code_identity(settings["backend"]), "commit": identity.git_commit(identity.PACKAGE)}
 
     started = time.perf_counter()
     device = runtime.configure(settings["threads"], settings["deterministic"], settings["precision"], log)
@@ -47,6 +48,7 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
         seed=run["seed"],
         state_dir=state_dir,
         fingerprint=fingerprint,
+        code=code["identity"],
         checkpoint_seconds=settings["checkpoint_seconds"],
         callbacks=callbacks,
         log=log,
@@ -60,6 +62,7 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
         "job_seconds": time.perf_counter() - started,
         "device": device,
         "versions": runtime.versions(),
+        "code": code,
     }
     metrics.write(outputs["metrics"], document)
     plots.learning_curves(history, "cost", f"{run['label']}: cost", outputs["costs"])

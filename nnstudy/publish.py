@@ -31,7 +31,7 @@ from nnstudy import questions, settings
 from nnstudy.analysis import reference, tables
 from nnstudy.analysis import runs as study_runs
 from nnstudy.errors import StudyError
-from nnstudy.report.provenance import git_commit
+from nnstudy.identity import git_commit
 
 EXPLAIN_ABOVE = 0.03
 # The published tables keep the names of the first publication.

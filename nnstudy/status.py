@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import copy
+import functools
 import json
 import re
 import statistics
@@ -19,17 +20,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nnstudy import metrics, plan, settings
+from nnstudy import identity, metrics, plan, settings
 from nnstudy.errors import StudyError
 
-STALE_AFTER_SECONDS = 300
+SILENT_AFTER_SECONDS = 300
+STALE = "stale (code changed)"
 _FAILURE = re.compile(r"^(\[[\d:]+\] error: |Traceback )", re.MULTILINE)
 
 
 @dataclass
 class RunStatus:
     run: str
-    state: str  # done, running, interrupted, failed or waiting
+    state: str  # done, STALE (done by other code than today's), running, interrupted, failed or waiting
     epochs_done: int
     epochs_total: int
     last_accuracy: float | None = None
@@ -65,15 +67,20 @@ def _json(path: Path) -> dict | None:
         return None
 
 
-def run_status(workdir: Path, run: str, epochs: int, resume_dir: str, snakemake_running: bool) -> RunStatus:
+def run_status(
+    workdir: Path, run: str, epochs: int, resume_dir: str, snakemake_running: bool, code=identity.code_identity
+) -> RunStatus:
+    """`code(backend)`: today's code identity of the workflow's package."""
     metrics_path = f"{run}/metrics.json"
     started = _incomplete(workdir, metrics_path)
     document = None if started else _json(workdir / metrics_path)
     if document is not None:
         history = document["history"]
+        made_by = (document.get("code") or {}).get("identity")  # none: made before code identities
+        changed = made_by is not None and made_by != code(document["hyperparameters"]["backend"])
         return RunStatus(
             run,
-            "done",
+            STALE if changed else "done",
             len(history),
             epochs,
             last_accuracy=history[-1]["test_accuracy"] if history else None,
@@ -92,7 +99,7 @@ def run_status(workdir: Path, run: str, epochs: int, resume_dir: str, snakemake_
     # A job whose log has been silent for many epochs' time died with its
     # Snakemake (a SIGKILL leaves Snakemake's locks behind).
     typical = statistics.median(s for _, _, s in logged[-10:]) if logged else 0.0
-    alive = silent < STALE_AFTER_SECONDS + 10 * typical
+    alive = silent < SILENT_AFTER_SECONDS + 10 * typical
     if started:
         status = "running" if snakemake_running and alive else "interrupted"
     elif _FAILURE.search(log):
@@ -120,9 +127,11 @@ def study_status(workdir: Path, study: dict) -> tuple[list[RunStatus], list[str]
     """Every planned run's status, and the runs not yet known (A3 before its pair)."""
     runs, pending = plan.study_runs(study, workdir)
     snakemake_running = _snakemake_running(workdir)
+    package = identity.workflow_package(workdir)
+    code = functools.cache(lambda backend: identity.code_identity(backend, package))
     epochs = {"part_a": study["part_a"]["epochs"], "part_b": study["part_b"]["epochs"]}
     statuses = [
-        run_status(workdir, run, epochs[run.split("/")[1]], study["training"]["resume_dir"], snakemake_running)
+        run_status(workdir, run, epochs[run.split("/")[1]], study["training"]["resume_dir"], snakemake_running, code)
         for run in runs
     ]
     # Runs not started: the speed of their finished or running kin, if any.
@@ -160,7 +169,7 @@ def render(statuses: list[RunStatus], pending: list[str]) -> str:
             _accuracy(s.last_accuracy),
             _accuracy(s.best_accuracy),
             "–" if s.seconds_per_epoch is None else f"{s.seconds_per_epoch:.2f}",
-            "–" if s.state == "done" else _duration(s.eta_seconds),
+            "–" if s.state in ("done", STALE) else _duration(s.eta_seconds),
         )
         for s in statuses
     ]
@@ -175,13 +184,15 @@ def render(statuses: list[RunStatus], pending: list[str]) -> str:
 def summary(statuses: list[RunStatus], pending: list[str]) -> str:
     counts = {
         state: sum(s.state == state for s in statuses)
-        for state in ("done", "running", "interrupted", "failed", "waiting")
+        for state in ("done", STALE, "running", "interrupted", "failed", "waiting")
     }
     parts = [f"{n} {state}" for state, n in counts.items() if n or state == "done"]
     text = f"{len(statuses)} runs: " + ", ".join(parts)
     if pending:
         text += f"; {len(pending)} more ({', '.join(pending)}) once the grid picks the A3 pair"
-    remaining = [s for s in statuses if s.state != "done"]
+    if counts[STALE]:
+        text += "; --forcerun their targets to train them with today's code"
+    remaining = [s for s in statuses if s.state not in ("done", STALE)]
     if remaining:
         unknown = sum(s.eta_seconds is None for s in remaining)
         if unknown == len(remaining):

@@ -58,19 +58,23 @@ class ResumeState:
     """Model + optimizer + history after the last checkpointed epoch.
 
     The model file is written first and the history last, each atomically,
-    so the history always names a model file that exists in full.
+    so the history always names a model file that exists in full. The state
+    records the identity of the code that made it (nnstudy.identity): a state
+    made by other code is a result of that code, not of today's.
     """
 
-    def __init__(self, directory: Path, fingerprint: dict):
+    def __init__(self, directory: Path, fingerprint: dict, code: str | None = None):
         self.directory = Path(directory)
         self.history_file = self.directory / "history.json"
-        self.fingerprint = fingerprint
+        self.fingerprint, self.code = fingerprint, code
 
     def load(self, epochs: int, log=print):
         """(model, history), or (None, []) when there is nothing to resume.
 
-        A state saved under other settings (data, model, optimizer, seed) or
-        past the requested epochs is discarded rather than resumed.
+        A state saved under other settings (data, model, optimizer, seed), by
+        other code or past the requested epochs is discarded rather than
+        resumed. A state saved before states recorded their code is taken as
+        made by today's code, once: it is rewritten with today's identity.
         """
         if not self.history_file.is_file():
             return None, []
@@ -81,10 +85,17 @@ class ResumeState:
             return self._discard(f"unreadable {self.history_file.name} ({err})", log)
         if saved.get("fingerprint") != self.fingerprint or len(history) > epochs:
             return self._discard("settings or data changed", log)
+        if "code" in saved and saved["code"] != self.code:
+            log(f"training code changed since the saved state in {self.directory}: starting from epoch 1")
+            self.clear()
+            return None, []
         try:
             model = keras.models.load_model(self.directory / model_file)
         except Exception as err:  # noqa: BLE001  a truncated or foreign file: Keras raises many kinds
             return self._discard(f"unreadable {model_file} ({type(err).__name__})", log)
+        if "code" not in saved:
+            log(f"the resume state in {self.directory} predates code identities: taken as made by this code")
+            self._write_history(model_file, history)
         return model, history
 
     def _discard(self, reason: str, log):
@@ -99,13 +110,14 @@ class ResumeState:
         partial = self.directory / f"{model_file}.part.keras"
         model.save(partial)
         os.replace(partial, self.directory / model_file)
-        _write_json_atomically(
-            self.history_file,
-            {"fingerprint": self.fingerprint, "model_file": model_file, "history": history},
-        )
+        self._write_history(model_file, history)
         for old in self.directory.glob("epoch-*.keras"):
             if old.name != model_file:
                 old.unlink()
+
+    def _write_history(self, model_file: str, history: list[dict]) -> None:
+        payload = {"fingerprint": self.fingerprint, "code": self.code, "model_file": model_file, "history": history}
+        _write_json_atomically(self.history_file, payload)
 
     def clear(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
@@ -200,6 +212,7 @@ def fit(
     seed: int,
     state_dir: Path,
     fingerprint: dict,
+    code: str | None = None,
     checkpoint_seconds: float = 60.0,
     callbacks: tuple[keras.callbacks.Callback, ...] = (),
     log=print,
@@ -207,14 +220,15 @@ def fit(
     """Train for `epochs`, resuming from `state_dir` when it holds a state.
 
     `build()` returns a compiled model; it is only called for a fresh start.
-    `fingerprint` (JSON-able settings of the run, epochs aside) guards
-    against resuming a state saved under other settings.  The state is
+    `fingerprint` (JSON-able settings of the run, epochs aside) and `code`
+    (nnstudy.identity.code_identity) guard against resuming a state saved
+    under other settings or by other code.  The state is
     saved when `checkpoint_seconds` have passed since the last save, and
     after the last epoch; a killed run loses at most that interval.
     `callbacks` run after the bookkeeping (which has the epoch's history).
     Returns the trained model and one history entry per epoch.
     """
-    state = ResumeState(state_dir, fingerprint | {"data": data.digest()})
+    state = ResumeState(state_dir, fingerprint | {"data": data.digest()}, code)
     model, history = state.load(epochs, log)
     keras.utils.set_random_seed(seed)
     if model is None:

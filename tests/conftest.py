@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def status_rows(output: str) -> dict[str, list[str]]:
     for line in output.splitlines()[1:]:
         if not line.strip():
             break
-        cells = line.split()
+        cells = re.split(r"\s{2,}", line.strip())  # columns are two spaces apart; a state may hold one
         rows[cells[0]] = cells[1:]
     return rows
 

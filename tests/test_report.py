@@ -15,11 +15,11 @@ import pytest
 from conftest import REPO, smoke_config, snakemake
 from generated_study import A1_PAIR, CONFIG, OPTIMUM, QUESTIONS, SECTIONS, SEEDS, build_study, render_study
 
-from nnstudy import metrics, questions
+from nnstudy import identity, metrics, questions
 from nnstudy.analysis import reference
 from nnstudy.analysis import runs as study_runs
 from nnstudy.errors import StudyError
-from nnstudy.report import cells, provenance
+from nnstudy.report import cells
 from nnstudy.report import html as html_report
 
 REFERENCE_FILES = [REPO / f"data/reference/{name}.csv" for name in ("part_a", "part_b", "b6")]
@@ -327,7 +327,7 @@ def test_part_b_study_has_a_report_of_its_own(study, tmp_path):
 
 
 def test_report_renders_without_git(study):
-    assert provenance.git_commit(study["root"]) is None
+    assert identity.git_commit(study["root"]) is None
     assert "none (not a git checkout)" in study["html"]
 
 

@@ -178,3 +178,21 @@ def test_summary():
     assert summary["final_test_accuracy"] == 0.4
     assert summary["mean_test_accuracy"] == pytest.approx(1.1 / 3)
     assert summary["train_seconds"] == 6.0 and summary["seconds_per_epoch"] == 2.0
+
+
+def test_a_state_saved_before_code_identities_is_adopted_once(tmp_path):
+    """Finished runs made before states recorded their code keep their results: the
+    first load takes the state as today's code's and writes today's identity into it."""
+    first = run(tmp_path, "legacy", 2)
+    history_file = tmp_path / "legacy" / "history.json"
+    saved = json.loads(history_file.read_text())
+    del saved["code"]
+    history_file.write_text(json.dumps(saved))
+    logs = []
+    state = training.ResumeState(tmp_path / "legacy", saved["fingerprint"], code="today")
+    model, history = state.load(2, logs.append)
+    assert model is not None and history == first
+    assert logs == [f"the resume state in {tmp_path / 'legacy'} predates code identities: taken as made by this code"]
+    assert json.loads(history_file.read_text())["code"] == "today"
+    model, history = training.ResumeState(tmp_path / "legacy", saved["fingerprint"], code="other").load(2, logs.append)
+    assert model is None and history == [] and logs[-1].startswith("training code changed since the saved state")

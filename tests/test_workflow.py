@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -10,7 +11,7 @@ import time
 import pandas as pd
 import pytest
 import yaml
-from conftest import CIFAR_DIR, SNAKEMAKE, copy_workflow, nnstudy_status, smoke_config, snakemake, status_rows
+from conftest import CIFAR_DIR, REPO, SNAKEMAKE, copy_workflow, nnstudy_status, smoke_config, snakemake, status_rows
 
 from nnstudy import metrics
 
@@ -264,3 +265,37 @@ def test_a_pack_trains_its_runs_side_by_side_and_survives_a_switch(tmp_path):
         log = (workflow / "logs" / folder.relative_to(workflow)).with_suffix(".log").read_text()
         assert "all 2 epochs are in the resume state" in log and "] epoch 1/2" not in log
         assert metrics.read(folder / "metrics.json")["history"] == history
+
+
+def test_a_finished_runs_state_does_not_outlive_a_change_to_its_training_code(tmp_path):
+    """--forcerun writes a finished run from its state while the numeric code is
+    the same; after a change to a model module the run is stale and trains afresh;
+    a change to the report is neither."""
+    workflow = copy_workflow(tmp_path / "workflow")
+    shutil.copytree(REPO / "nnstudy", workflow / "nnstudy")  # the jobs import the checkout's own package
+    run = "results/part_b/runs/word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1"
+    log = workflow / "logs" / f"{run}.log"
+    config = smoke_config("questions=[b5]")
+    snakemake(workflow, "--cores", "1", f"{run}/metrics.json", *config)
+    first = metrics.read(workflow / run / "metrics.json")
+    assert len(first["code"]["identity"]) == 16
+
+    def forcerun():
+        snakemake(workflow, "--cores", "1", f"{run}/metrics.json", "--forcerun", f"{run}/metrics.json", *config)
+        return log.read_text()
+
+    def state():
+        return status_rows(nnstudy_status(workflow, *config).stdout)[run.rsplit("/", 1)[1]][0]
+
+    assert "all 2 epochs are in the resume state" in forcerun() and state() == "done"
+    with (workflow / "nnstudy/models.py").open("a") as module:
+        module.write("\n# a change to the networks' module\n")
+    status = nnstudy_status(workflow, *config).stdout
+    assert state() == "stale (code changed)" and "1 stale (code changed)" in status.splitlines()[-1]
+    retrained = forcerun()
+    assert "training code changed since the saved state" in retrained and "] epoch 1/2" in retrained
+    second = metrics.read(workflow / run / "metrics.json")
+    assert second["code"]["identity"] != first["code"]["identity"] and state() == "done"
+    with (workflow / "nnstudy/report/html.py").open("a") as module:
+        module.write("\n# a change to the report\n")
+    assert state() == "done" and "all 2 epochs are in the resume state" in forcerun()

@@ -29,7 +29,7 @@ def read_documents(metric_files) -> dict[str, dict]:
 
 def runs_frame(documents: dict[str, dict]) -> pd.DataFrame:
     """One row per run: identity, every hyper-parameter and summary metric,
-    cost, device and software versions, and where its metrics file lies;
+    cost, device, software versions and code identity, and where its metrics file lies;
     sorted by part and run."""
     rows, provenance = [], []
     for path, document in documents.items():
@@ -50,10 +50,13 @@ def runs_frame(documents: dict[str, dict]) -> pd.DataFrame:
             }
         )
         # Last in the table, after every part's hyper-parameters.
+        code = document.get("code") or {}  # runs made before code identities have none
         provenance.append(
             {
                 "device_name": device.get("name"),
                 **{f"{key}_version": versions.get(key) for key in VERSION_KEYS},
+                "code_identity": code.get("identity"),
+                "code_commit": code.get("commit"),
                 "metrics_file": path,
             }
         )

@@ -21,8 +21,9 @@ from nnstudy import questions, text
 from nnstudy.analysis import reference, tables
 from nnstudy.analysis import runs as study_runs
 from nnstudy.errors import StudyError
+from nnstudy.identity import git_commit
 from nnstudy.report import cells
-from nnstudy.report.provenance import git_commit, provenance
+from nnstudy.report.provenance import provenance
 
 TITLE = "CE/CZ4042 deep-learning study: results"
 # The all-runs table's columns, of those all_runs.csv has.

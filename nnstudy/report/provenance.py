@@ -3,44 +3,13 @@ machines that made them, and what they cost."""
 
 from __future__ import annotations
 
-import os
 import platform
-import subprocess
 from importlib import metadata
 
 import pandas as pd
 import yaml
 
 from nnstudy.analysis.runs import VERSION_KEYS
-
-
-def git_commit(folder) -> str | None:
-    """HEAD of the repository holding `folder` (+ "with local changes"), or None.
-
-    Read-only: GIT_OPTIONAL_LOCKS=0 keeps `git status` from refreshing the index.
-    """
-    env = os.environ | {"GIT_OPTIONAL_LOCKS": "0"}
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=folder, env=env, capture_output=True, text=True, timeout=20, check=False
-        )
-        if head.returncode != 0:
-            return None
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = head.stdout.strip()
-    if status.returncode == 0 and status.stdout.strip():
-        commit += " (with uncommitted changes)"
-    return commit
 
 
 def _package_version(name: str) -> str:
