@@ -22,7 +22,7 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
 
     `run`: part, label, seed and hyperparameters; the run's name is its folder's.
     """
-    from nnstudy import plots, training
+    from nnstudy import training
 
     run = {"run": Path(outputs["metrics"]).parent.name, **run}
 
@@ -51,6 +51,13 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
         callbacks=callbacks,
         log=log,
     )
+    record(model, history, run, outputs, started, device, log)
+
+
+def record(model, history: list[dict], run: dict, outputs: dict, started: float, device: dict, log) -> None:
+    """Write a trained run's model, metrics.json and the two curve plots; `started`: the job's perf_counter()."""
+    from nnstudy import plots
+
     model.save(outputs["model"])
     document = {
         **run,
@@ -91,9 +98,16 @@ def load_cifar(train_file, test_file, train_limit=None, test_limit=None):
 
 def train_cifar(*, c1, c2, optimizer, dropout, seed, settings, inputs, outputs, state_dir, gpu=None, log=print):
     runtime.prepare(settings["backend"], settings["threads"], settings["deterministic"], gpu, log)
+    split = load_cifar(inputs["train"], inputs["test"], settings["train_limit"], settings["test_limit"])
+    run, build = cifar_run(c1, c2, optimizer, dropout, seed, settings, split)
+    log(f"training {run['label']} on {len(split.y_train)} images, testing on {len(split.y_test)}")
+    _train_and_record(build, split, run, settings, outputs, state_dir, log)
+
+
+def cifar_run(c1, c2, optimizer, dropout, seed, settings: dict, split) -> tuple[dict, object]:
+    """A Part A run's record (part, label, seed, hyperparameters) and the function that builds its model."""
     from nnstudy import models, training
 
-    split = load_cifar(inputs["train"], inputs["test"], settings["train_limit"], settings["test_limit"])
     hyperparameters = {
         "c1": c1,
         "c2": c2,
@@ -108,14 +122,12 @@ def train_cifar(*, c1, c2, optimizer, dropout, seed, settings, inputs, outputs, 
         **_engine(settings),
     }
     label = f"CNN ({c1}, {c2}), {optimizer}" + (f", dropout {dropout}" if dropout else "")
-    log(f"training {label} on {len(split.y_train)} images, testing on {len(split.y_test)}")
 
     def build():
         opt = models.optimizer(optimizer, settings["learning_rate"], settings["momentum"])
         return training.compile_model(models.cifar_cnn(c1, c2, dropout), opt)
 
-    run = {"part": "A", "label": label, "seed": seed, "hyperparameters": hyperparameters}
-    _train_and_record(build, split, run, settings, outputs, state_dir, log)
+    return {"part": "A", "label": label, "seed": seed, "hyperparameters": hyperparameters}, build
 
 
 def feature_maps(*, model_file, test_file, meta_file, index, output, backend="tensorflow", log=print):
