@@ -57,7 +57,7 @@ def trained(tmp_path_factory):
         job("deadline-3", "scan", [PACK[STOPPED]], tmp / "deadline", EPOCHS, CHUNK),
         job("straight", "scan", PACK, tmp / "straight", EPOCHS, CHUNK),
         job("resumed", "scan", PACK, tmp / "killed", EPOCHS, CHUNK, after=str(killed)),
-        # Last: the job sets the process up as a workflow job does (XLA flags among others).
+        # Last: the job sets the process up as a workflow job does.
         job("pack-job", "pack", PACK, tmp / "pack-job", EPOCHS, CHUNK),
     ]
     process = start(tmp / "plan.json", jobs)
