@@ -22,11 +22,9 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
 
     `run`: part, label, seed and hyperparameters; the run's name is its folder's.
     """
-    from nnstudy import plots, training
+    from nnstudy import training
 
-    run = {"run": Path(outputs["metrics"]).parent.name, **run}
-    code = {"identity": identity.code_identity(settings["backend"]), "commit": identity.git_commit(identity.PACKAGE)}
-
+    run = {"run": Path(outputs["metrics"]).parent.name, **run, "code": code_record(settings["backend"])}
     started = time.perf_counter()
     device = runtime.configure(settings["threads"], settings["deterministic"], settings["precision"], log)
     fingerprint = {key: value for key, value in run["hyperparameters"].items() if key != "epochs"}
@@ -48,11 +46,25 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
         seed=run["seed"],
         state_dir=state_dir,
         fingerprint=fingerprint,
-        code=code["identity"],
+        code=run["code"]["identity"],
         checkpoint_seconds=settings["checkpoint_seconds"],
         callbacks=callbacks,
         log=log,
     )
+    record(model, history, run, outputs, started, device, log)
+
+
+def code_record(backend: str) -> dict:
+    """Which code trains a run (nnstudy.identity), as metrics.json records it."""
+    return {"identity": identity.code_identity(backend), "commit": identity.git_commit(identity.PACKAGE)}
+
+
+def record(model, history: list[dict], run: dict, outputs: dict, started: float, device: dict, log) -> None:
+    """Write a trained run's model, metrics.json and the two curve plots; `started`: the job's perf_counter().
+
+    `run`: run, part, label, seed, hyperparameters and code."""
+    from nnstudy import plots
+
     model.save(outputs["model"])
     document = {
         **run,
@@ -62,7 +74,6 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
         "job_seconds": time.perf_counter() - started,
         "device": device,
         "versions": runtime.versions(),
-        "code": code,
     }
     metrics.write(outputs["metrics"], document)
     plots.learning_curves(history, "cost", f"{run['label']}: cost", outputs["costs"])
@@ -95,9 +106,16 @@ def load_cifar(train_file, test_file, train_limit=None, test_limit=None):
 def train_cifar(*, settings, inputs, outputs, state_dir, gpu=None, log=print):
     """Part A: one CNN on CIFAR-10; `settings`: nnstudy.plan.run_settings plus how the job runs."""
     runtime.prepare(settings["backend"], settings["threads"], settings["deterministic"], gpu, log)
+    split = load_cifar(inputs["train"], inputs["test"], settings["train_limit"], settings["test_limit"])
+    run, build = cifar_run(settings, split)
+    log(f"training {run['label']} on {len(split.y_train)} images, testing on {len(split.y_test)}")
+    _train_and_record(build, split, run, settings, outputs, state_dir, log)
+
+
+def cifar_run(settings: dict, split) -> tuple[dict, object]:
+    """A Part A run's record (part, label, seed, hyperparameters) and the function that builds its model."""
     from nnstudy import models, training
 
-    split = load_cifar(inputs["train"], inputs["test"], settings["train_limit"], settings["test_limit"])
     optimizer = settings["optimizer"]
     hyperparameters = {
         "c1": settings["c1"],
@@ -112,15 +130,13 @@ def train_cifar(*, settings, inputs, outputs, state_dir, gpu=None, log=print):
         "test_size": len(split.y_test),
         **_engine(settings),
     }
-    label = plan.run_label(settings)
-    log(f"training {label} on {len(split.y_train)} images, testing on {len(split.y_test)}")
 
     def build():
         opt = models.optimizer(optimizer, settings["learning_rate"], settings["momentum"])
         return training.compile_model(models.cifar_cnn(settings["c1"], settings["c2"], settings["dropout"]), opt)
 
-    run = {"part": "A", "label": label, "seed": settings["seed"], "hyperparameters": hyperparameters}
-    _train_and_record(build, split, run, settings, outputs, state_dir, log)
+    label = plan.run_label(settings)
+    return {"part": "A", "label": label, "seed": settings["seed"], "hyperparameters": hyperparameters}, build
 
 
 def feature_maps(*, model_file, test_file, meta_file, index, output, backend="tensorflow", log=print):

@@ -105,25 +105,33 @@ class ResumeState:
         return None, []
 
     def save(self, model: keras.Model, history: list[dict]) -> None:
+        self.prune(self.write(model, history))
+
+    def write(self, model: keras.Model, history: list[dict]) -> str:
+        """The model file, then the history naming it; older model files stay until `prune`."""
         self.directory.mkdir(parents=True, exist_ok=True)
         model_file = f"epoch-{len(history):05d}.keras"
         partial = self.directory / f"{model_file}.part.keras"
         model.save(partial)
         os.replace(partial, self.directory / model_file)
         self._write_history(model_file, history)
+        return model_file
+
+    def prune(self, keep: str) -> None:
+        """Delete every model file but `keep`."""
         for old in self.directory.glob("epoch-*.keras"):
-            if old.name != model_file:
+            if old.name != keep:
                 old.unlink()
 
     def _write_history(self, model_file: str, history: list[dict]) -> None:
         payload = {"fingerprint": self.fingerprint, "code": self.code, "model_file": model_file, "history": history}
-        _write_json_atomically(self.history_file, payload)
+        write_json_atomically(self.history_file, payload)
 
     def clear(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def _write_json_atomically(path: Path, payload) -> None:
+def write_json_atomically(path: Path, payload) -> None:
     partial = path.with_name(path.name + ".part")
     partial.write_text(json.dumps(payload))
     os.replace(partial, path)
@@ -142,9 +150,19 @@ def _reseed(model: keras.Model, seed: int) -> None:
     from them, and `keras.utils.set_random_seed` costs a quarter of a
     second on TensorFlow.)
     """
-    states = [v for v in model.non_trainable_variables if v.name == "seed_generator_state"]
-    for index, state in enumerate(states):
-        state.assign(np.array([(seed + index) % 2**31, 0], dtype=state.dtype))
+    states = seed_generator_states(model)
+    for state, value in zip(states, seed_state_values(states, seed)):
+        state.assign(value)
+
+
+def seed_generator_states(model: keras.Model) -> list:
+    """The model's own seed-generator state variables, in a fixed order."""
+    return [v for v in model.non_trainable_variables if v.name == "seed_generator_state"]
+
+
+def seed_state_values(states: list, seed: int) -> list[np.ndarray]:
+    """The values an epoch with `seed` starts `states` from."""
+    return [np.array([(seed + index) % 2**31, 0], dtype=state.dtype) for index, state in enumerate(states)]
 
 
 class EpochBatches(keras.utils.PyDataset):
@@ -168,7 +186,24 @@ class EpochBatches(keras.utils.PyDataset):
         return self.x[rows], self.y[rows]
 
     def shuffle_for(self, epoch: int) -> None:
-        self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.y))
+        self.order = epoch_order(self.seed, epoch, len(self.y))
+
+
+def epoch_order(seed: int, epoch: int, size: int) -> np.ndarray:
+    """The order of the `size` training examples in `epoch` (0-based) of a run with `seed`."""
+    return np.random.default_rng([seed, epoch]).permutation(size)
+
+
+def history_entry(epoch: int, logs: dict, seconds: float) -> dict:
+    """One epoch (0-based) of a run's history, from Keras' fit logs (`val_` for the test set)."""
+    return {
+        "epoch": epoch + 1,
+        "train_loss": float(logs["loss"]),
+        "train_accuracy": float(logs["accuracy"]),
+        "test_loss": float(logs["val_loss"]),
+        "test_accuracy": float(logs["val_accuracy"]),
+        "seconds": seconds,
+    }
 
 
 class EpochBookkeeping(keras.callbacks.Callback):
@@ -187,14 +222,7 @@ class EpochBookkeeping(keras.callbacks.Callback):
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        entry = {
-            "epoch": epoch + 1,
-            "train_loss": float(logs["loss"]),
-            "train_accuracy": float(logs["accuracy"]),
-            "test_loss": float(logs["val_loss"]),
-            "test_accuracy": float(logs["val_accuracy"]),
-            "seconds": time.perf_counter() - self.started,
-        }
+        entry = history_entry(epoch, logs, time.perf_counter() - self.started)
         self.history.append(entry)
         self.log(metrics.epoch_line(entry, self.epochs))
         due = time.monotonic() - self.last_checkpoint >= self.checkpoint_seconds
