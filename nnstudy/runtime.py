@@ -1,12 +1,12 @@
 """Process set-up around the Keras backend: threads, determinism, device, versions.
 
-`prepare()` must run before Keras is imported (the backend, TensorFlow's
-device and logging environment and XLA's flags are read once, at import);
-`configure()` right after.
+`prepare()` must run before Keras is imported (the backend, TensorFlow's device and logging environment and
+XLA's flags are read once, at import); `configure()` right after.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import platform
@@ -22,11 +22,8 @@ def prepare(
     gpu: dict | None = None,
     log=print,
 ) -> None:
-    """Logging, Keras backend and — for training jobs, `gpu` given — the job's GPU.
-
-    The backend is the config's choice even where KERAS_BACKEND is set in the
-    environment: a run's metrics must say truthfully what trained it.
-    """
+    """Logging, Keras backend and — for training jobs, `gpu` given — the job's GPU. The backend is the config's
+    choice even where KERAS_BACKEND is set: a run's metrics must say truthfully what trained it."""
     # TensorFlow's C++ INFO lines (oneDNN, CPU features) drown the progress log.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "keras" in sys.modules and sys.modules["keras"].backend.backend() != backend:
@@ -92,17 +89,12 @@ def configure(threads: int, deterministic: bool, precision: str = "float32", log
 
 
 def versions() -> dict:
+    """Python's, Keras', numpy's and the Keras backend's versions."""
     import keras
     import numpy
 
     found = {"python": platform.python_version(), "keras": keras.__version__, "numpy": numpy.__version__}
     backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow
-
-        found["tensorflow"] = tensorflow.__version__
-    elif backend == "jax":
-        import jax
-
-        found["jax"] = jax.__version__
+    if backend in ("tensorflow", "jax"):
+        found[backend] = importlib.import_module(backend).__version__
     return found
