@@ -30,9 +30,7 @@ def is_noise(line: bytes) -> bool:
     if line.rstrip(b"\r\n") == _BANNER:
         return True
     match = _ABSL.match(line)
-    if match is None:
-        return False
-    return match[1] in (b"I", b"W") or bool(_HARMLESS_ERRORS.search(line))
+    return match is not None and (match[1] in (b"I", b"W") or bool(_HARMLESS_ERRORS.search(line)))
 
 
 def main() -> None:
