@@ -1,8 +1,7 @@
 """CIFAR-10 in the official "python version" pickle format.
 
-The course files are `data_batch_1` (10,000 training images) and
-`test_batch_trim` (the first 2,000 images of `test_batch`).  Pickles can run
-arbitrary code when loaded, so they are read with an unpickler that admits
+The course files are `data_batch_1` (10,000 training images) and `test_batch_trim` (the first 2,000 images
+of `test_batch`).  Pickles can run arbitrary code when loaded, so they are read with an unpickler that admits
 numpy arrays and builtins only.
 """
 
@@ -145,8 +144,7 @@ def save_batch(path: Path, images: np.ndarray, labels, batch_label: str) -> None
         b"data": data,
         b"filenames": [f"image_{i:05d}.png".encode() for i in range(len(data))],
     }
-    with open(path, "wb") as handle:
-        pickle.dump(batch, handle, protocol=4)
+    Path(path).write_bytes(pickle.dumps(batch, protocol=4))
 
 
 def redact(url: str) -> str:

@@ -1,21 +1,18 @@
 """Give each concurrent training job its own GPU.
 
-Snakemake's `gpu` resource caps how many training jobs run at once but never
-says which GPU a job gets (snakemake issue 281), so all would land on GPU 0.
-Before TensorFlow starts, a job takes a free slot, an exclusive `flock` on a
-file per (GPU, k), and sets CUDA_VISIBLE_DEVICES to its GPU (unless SLURM or
-the user set it); the kernel drops the lock when the process ends, however it
-ends.  With `jobs_per_gpu` = k, k small jobs share a GPU.
+Snakemake's `gpu` resource caps how many training jobs run at once but never says which GPU a job gets
+(snakemake issue 281), so all would land on GPU 0.  Before TensorFlow starts, a job takes a free slot, an
+exclusive `flock` on a file per (GPU, k), and sets CUDA_VISIBLE_DEVICES to its GPU (unless SLURM or the
+user set it); the kernel drops the lock when the process ends, however it ends.  With `jobs_per_gpu` = k,
+k small jobs share a GPU.
 
-The lock folder, by default /tmp/nnstudy-gpu-slots-<uid>, is a fixed path
-(every job of the user must find it; SLURM gives each job its own TMPDIR and
-logind removes XDG_RUNTIME_DIR at logout).  So that no one else can block,
-redirect or share a slot, it must be the user's, no symbolic link and writable
-by no one else, and lock files are opened without following links.  A job
-waits at most `wait_minutes`, then fails naming the holders (each writes its
-pid into its lock file).  A holder puts back its lock file if it is deleted;
-waiters leave a missing file to its holder for a few seconds before creating
-it, which is why a new lock folder is created whole, every slot file in it.
+The lock folder, by default /tmp/nnstudy-gpu-slots-<uid>, is a fixed path (every job of the user must find
+it; SLURM gives each job its own TMPDIR and logind removes XDG_RUNTIME_DIR at logout).  So that no one else
+can block, redirect or share a slot, it must be the user's, no symbolic link and writable by no one else,
+and lock files are opened without following links.  A job waits at most `wait_minutes`, then fails naming
+the holders (each writes its pid into its lock file).  A holder puts back its lock file if it is deleted;
+waiters leave a missing file to its holder for a few seconds before creating it, which is why a new lock
+folder is created whole, every slot file in it.
 """
 
 from __future__ import annotations
@@ -53,18 +50,8 @@ def default_lock_dir() -> Path:
     return Path(f"/tmp/nnstudy-gpu-slots-{os.getuid()}")
 
 
-def _unusable(lock_dir: Path, problem: str) -> StudyError:
-    return StudyError(f"training.gpu.lock_dir: {lock_dir} {problem}")
-
-
-def _why(err: OSError, lock_dir: Path) -> str:
-    """The user's words for why the lock folder cannot be created or opened."""
-    if os.path.islink(lock_dir):
-        return "is a symbolic link; set training.gpu.lock_dir to a real folder"
-    if isinstance(err, (FileExistsError, NotADirectoryError)):
-        found = next(path for path in (lock_dir, *lock_dir.parents) if os.path.lexists(path))
-        return f"is not usable: {found} is not a folder"
-    return f"is not usable ({err.strerror})"
+def _unusable(path: Path, problem: str) -> StudyError:
+    return StudyError(f"training.gpu.lock_dir: {path} {problem}")
 
 
 def _create(lock_dir: Path, names: list[str]) -> None:
@@ -83,14 +70,19 @@ def _create(lock_dir: Path, names: list[str]) -> None:
 
 def open_lock_dir(lock_dir: Path, names: list[str]) -> int:
     """Open (creating it if need be) a lock folder that only this user controls; return its descriptor.
-
-    Refused: a folder in which another user could plant, delete or lock slot files.
-    """
+    Refused, in the user's words: a folder in which another user could plant, delete or lock slot files."""
     try:
         _create(lock_dir, names)
         dir_fd = os.open(lock_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as err:
-        raise _unusable(lock_dir, _why(err, lock_dir)) from None
+        if os.path.islink(lock_dir):
+            problem = "is a symbolic link; set training.gpu.lock_dir to a real folder"
+        elif isinstance(err, (FileExistsError, NotADirectoryError)):
+            found = next(path for path in (lock_dir, *lock_dir.parents) if os.path.lexists(path))
+            problem = f"is not usable: {found} is not a folder"
+        else:
+            problem = f"is not usable ({err.strerror})"
+        raise _unusable(lock_dir, problem) from None
     info = os.fstat(dir_fd)
     if info.st_uid != os.getuid():
         problem = f"belongs to uid {info.st_uid}, not to you (uid {os.getuid()}); set training.gpu.lock_dir elsewhere"

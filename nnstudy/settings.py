@@ -61,13 +61,8 @@ def _coerce(value, schema: dict, definitions: dict):
     types = [types] if isinstance(types, str) else types
     if isinstance(value, str) and types and "string" not in types:
         parsed = yaml.safe_load(value)
-        kinds = {"integer": int, "number": (int, float), "boolean": bool}
-        matches = any(
-            isinstance(parsed, kinds[kind]) and (kind == "boolean") == isinstance(parsed, bool)
-            for kind in types
-            if kind in kinds
-        )
-        return parsed if matches else value
+        kind = {bool: "boolean", int: "integer", float: "number"}.get(type(parsed))
+        return parsed if kind in types or (kind == "integer" and "number" in types) else value
     if value is None and "string" in types and "null" not in types:
         return ""
     if isinstance(value, list) and "items" in schema:
