@@ -68,8 +68,7 @@ def _unpickle_bytes(payload: bytes, source) -> dict:
     except _ForbiddenGlobal as err:
         raise DataError(f"{source}: not a safe CIFAR-10 pickle ({err})") from None
     except Exception as err:  # noqa: BLE001
-        # Damaged bytes make the unpickler raise nearly anything (UnicodeDecodeError,
-        # LookupError, MemoryError, OverflowError, SystemError...): all mean a bad file.
+        # Damaged bytes make the unpickler raise nearly anything (UnicodeDecodeError, MemoryError, ...).
         raise DataError(f"{source}: truncated or corrupt pickle ({str(err) or type(err).__name__})") from None
     if not isinstance(obj, dict):
         raise DataError(f"{source}: expected a dict, found {type(obj).__name__}")

@@ -50,10 +50,6 @@ def default_lock_dir() -> Path:
     return Path(f"/tmp/nnstudy-gpu-slots-{os.getuid()}")
 
 
-def _unusable(path: Path, problem: str) -> StudyError:
-    return StudyError(f"training.gpu.lock_dir: {path} {problem}")
-
-
 def _create(lock_dir: Path, names: list[str]) -> None:
     """Create the lock folder whole, all slot files in it, so that a missing file always means a deleted one."""
     if os.path.lexists(lock_dir):
@@ -82,7 +78,7 @@ def open_lock_dir(lock_dir: Path, names: list[str]) -> int:
             problem = f"is not usable: {found} is not a folder"
         else:
             problem = f"is not usable ({err.strerror})"
-        raise _unusable(lock_dir, problem) from None
+        raise StudyError(f"training.gpu.lock_dir: {lock_dir} {problem}") from None
     info = os.fstat(dir_fd)
     if info.st_uid != os.getuid():
         problem = f"belongs to uid {info.st_uid}, not to you (uid {os.getuid()}); set training.gpu.lock_dir elsewhere"
@@ -91,7 +87,7 @@ def open_lock_dir(lock_dir: Path, names: list[str]) -> int:
     else:
         return dir_fd
     os.close(dir_fd)
-    raise _unusable(lock_dir, problem)
+    raise StudyError(f"training.gpu.lock_dir: {lock_dir} {problem}")
 
 
 def _on_path(fd: int, dir_fd: int, name: str) -> bool:
@@ -124,7 +120,7 @@ def _take(dir_fd: int, lock_dir: Path, name: str, create: bool) -> int | None:
         except OSError as err:
             link = os.path.islink(lock_dir / name)
             problem = "is a symbolic link, not a lock file; remove it" if link else f"is not usable ({err.strerror})"
-            raise _unusable(lock_dir / name, problem) from None
+            raise StudyError(f"training.gpu.lock_dir: {lock_dir / name} {problem}") from None
         if _locked(fd) is None:
             return None
         if _on_path(fd, dir_fd, name):
@@ -173,10 +169,9 @@ def _holders(dir_fd: int, slots: list[tuple[str, str]]) -> str:
         try:
             with os.fdopen(os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd), "rb") as file:
                 pid = file.read(32).decode(errors="replace").strip()
+            found.append(f"{name} by pid {pid if pid.isdigit() else '?'}")
         except OSError:
             found.append(f"{name} (missing)")
-        else:
-            found.append(f"{name} by pid {pid if pid.isdigit() else '?'}")
     return ", ".join(found)
 
 

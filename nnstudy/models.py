@@ -33,20 +33,6 @@ def cifar_cnn(c1: int = 50, c2: int = 60, dropout: float = 0.0) -> keras.Model:
     )
 
 
-def _text_input(level: str, vocab_size: int, length: int, mask_padding: bool):
-    """Ids → one-hot characters (256 wide) or a 20-wide word embedding. With `mask_padding`, the embedding
-    marks the padding (id 0) so that a recurrent layer skips it: otherwise its last state comes after ~50 pad
-    steps for a median paragraph of 47 words."""
-    ids = keras.Input((length,), dtype="int32", name="ids")
-    if level == "char":
-        features = layers.CategoryEncoding(CHAR_VOCAB_SIZE, output_mode="one_hot", name="one_hot")(ids)
-    elif level == "word":
-        features = layers.Embedding(vocab_size, 20, mask_zero=mask_padding, name="embedding")(ids)
-    else:
-        raise ValueError(f"unknown text level {level!r}")
-    return ids, features
-
-
 def text_cnn(features, filters: int = 10, window: int = 20):
     """B1/B2: C1 window×width → S1 4×4/2 SAME → C2 window×1 → S2 4×4/2 SAME."""
     width = features.shape[-1]
@@ -79,10 +65,20 @@ def text_classifier(
     dropout: float = 0.0,
     mask_padding: bool = False,
 ) -> keras.Model:
-    """Part B: char/word input, CNN or recurrent body, dense logits. `mask_padding` applies to word-level
-    recurrent models only (convolutions take no mask; the one-hot characters are rarely padded)."""
+    """Part B: ids → one-hot characters (256 wide) or a 20-wide word embedding → CNN or recurrent body → logits.
+
+    `mask_padding` makes the embedding mark the padding (id 0) so that a recurrent layer skips it: otherwise
+    its last state comes after ~50 pad steps for a median paragraph of 47 words.  It applies to word-level
+    recurrent models only (convolutions take no mask; the one-hot characters are rarely padded).
+    """
     mask_padding = mask_padding and level == "word" and architecture in _RECURRENT_CELLS
-    ids, features = _text_input(level, vocab_size, length, mask_padding)
+    ids = keras.Input((length,), dtype="int32", name="ids")
+    if level == "char":
+        features = layers.CategoryEncoding(CHAR_VOCAB_SIZE, output_mode="one_hot", name="one_hot")(ids)
+    elif level == "word":
+        features = layers.Embedding(vocab_size, 20, mask_zero=mask_padding, name="embedding")(ids)
+    else:
+        raise ValueError(f"unknown text level {level!r}")
     if architecture == "cnn":
         x = text_cnn(features)
     elif architecture in _RECURRENT_CELLS:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from nnstudy import questions
 
-# A run folder is its model's name plus the seed; the model's name alone is
-# what a question's rows are matched by (nnstudy.analysis.runs).
+# A run folder is its model's name plus the seed; a question's rows are matched by model (nnstudy.analysis.runs).
 PART_A_MODEL = "c1-{c1}_c2-{c2}_{optimizer}_dropout-{dropout}"
 PART_B_MODEL = "{level}-{arch}_layers-{layers}_dropout-{dropout}_clip-{clip}_padding-{padding}"
 PART_A_RUN = f"results/part_a/runs/{PART_A_MODEL}_seed-{{seed}}"

@@ -33,8 +33,7 @@ def prepare(
         raise StudyError(f"training.backend is {backend}, which is not installed here: pip install -e '.[{extra}]'")
     os.environ["KERAS_BACKEND"] = backend
     if backend == "jax":
-        # JAX would take 75% of the GPU's memory up front, leaving none for a
-        # second job sharing the GPU (TensorFlow's memory growth, see configure()).
+        # JAX would take 75% of the GPU's memory up front, leaving none for a second job sharing the GPU.
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
         flags = []
         if threads == 1:

@@ -1,7 +1,7 @@
 """Config validation and preset resolution for the workflow.
 
-Snakemake's own `validate()` reports a failing key as a multi-line dump of
-the schema; users get one line naming the key instead.
+Snakemake's own `validate()` reports a failing key as a multi-line dump of the schema; users get one line
+naming the key instead.
 """
 
 from __future__ import annotations
@@ -77,8 +77,7 @@ def _first_error(config: dict, schema: dict) -> tuple[str, str] | None:
     validator = _with_defaults(jsonschema.Draft202012Validator, schema.get("$defs", {}))(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None and error.validator in ("oneOf", "anyOf"):
-        # "not valid under any of the given schemas" hides what was wrong:
-        # report the alternative of the value's own kind (a string's enum).
+        # "not valid under any of the given schemas" hides what was wrong: report the value's own kind's.
         error = jsonschema.exceptions.best_match(e for e in error.context if e.validator != "type") or error
     if error is None:
         return None

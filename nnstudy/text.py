@@ -97,9 +97,8 @@ def _document(path: Path, line: int, raw: str) -> tuple[int, str] | None:
         raise DataError(f"{path}:{line}: label {label} outside {LABELS[0]}..{LABELS[-1]}")
     if len(row) < 2 or not row[1].strip():
         raise DataError(f"{path}:{line}: missing text column")
-    # The course files do not quote paragraphs, so a comma in the text
-    # spreads it over several columns; rejoin them, minus the empty
-    # trailing columns every row carries.
+    # The course files do not quote paragraphs, so a comma in the text spreads it over several columns;
+    # rejoin them, minus the empty trailing columns every row carries.
     return label, ",".join(cell for cell in row[1:] if cell).strip()
 
 
