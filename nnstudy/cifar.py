@@ -160,13 +160,9 @@ def redact(url: str) -> str:
 def download(
     url: str, md5: str, out_dir: Path, log=print, *, sha256: str = "", timeout: float = DOWNLOAD_TIMEOUT
 ) -> None:
-    """Fetch the official tarball, verify it and lay out the course files.
-
-    Writes `data_batch_1`, `test_batch_trim` (first 2,000 test images) and
-    `batches.meta` into `out_dir`.  The tarball is checked against `sha256`
-    when given (MD5 collisions are cheap to make), else against `md5`.  Log
-    and error lines show the URL redacted.
-    """
+    """Fetch the official tarball, verify it (against `sha256` when given, since MD5 collisions are cheap to
+    make, else `md5`) and lay out `data_batch_1`, `test_batch_trim` (the first 2,000 test images) and
+    `batches.meta` in `out_dir`.  Log and error lines show the URL redacted."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tarball = out_dir / "cifar-10-python.tar.gz.part"
@@ -194,9 +190,8 @@ def download(
 def _fetch(url: str, target: Path, timeout: float, algorithm: str) -> str:
     """Copy `url` into `target`, giving up when the server is silent for `timeout` s; return its digest.
 
-    urllib takes a URL's user:password for part of the host name; they are
-    sent as HTTP basic authentication instead, in a header that a redirect to
-    another server does not receive.
+    urllib takes a URL's user:password for part of the host name; they are sent as HTTP basic authentication
+    instead, in a header that a redirect to another server does not receive.
     """
     parts = urllib.parse.urlsplit(url)
     request = urllib.request.Request(urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])))

@@ -77,8 +77,7 @@ def read_csv(path: Path) -> Documents:
 
 def _document(path: Path, line: int, raw: str) -> tuple[int, str] | None:
     """(label, paragraph) of one file line; None for a blank line."""
-    undecodable = _NOT_UTF8.search(raw)
-    if undecodable:
+    if undecodable := _NOT_UTF8.search(raw):
         byte = ord(undecodable.group()) - 0xDC00
         raise DataError(f"{path}:{line}: byte 0x{byte:02x} is not UTF-8; save the file as UTF-8")
     if "\0" in raw:
