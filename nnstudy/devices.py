@@ -110,32 +110,26 @@ def _locked(fd: int) -> int | None:
     return fd
 
 
-def _take(dir_fd: int, lock_dir: Path, name: str, create: bool) -> int | None:
-    """Lock the slot file now on the path, following no link; None if it is busy, or missing and not to be created."""
+def _take(dir_fd: int, lock_dir: Path, name: str, missing_since: dict, now: float) -> int | None:
+    """Lock the slot file now on the path, following no link; None if it is busy, or missing for less time
+    than a live holder takes to put it back (`missing_since` remembers since when)."""
     while True:
+        create = now - missing_since.get(name, now) >= _MISSING_GRACE_SECONDS
         try:
             fd = os.open(name, _SLOT_FLAGS | (os.O_CREAT if create else 0), 0o600, dir_fd=dir_fd)
         except FileNotFoundError:
+            missing_since.setdefault(name, now)
             return None
         except OSError as err:
             link = os.path.islink(lock_dir / name)
             problem = "is a symbolic link, not a lock file; remove it" if link else f"is not usable ({err.strerror})"
             raise StudyError(f"training.gpu.lock_dir: {lock_dir / name} {problem}") from None
+        missing_since.pop(name, None)
         if _locked(fd) is None:
             return None
         if _on_path(fd, dir_fd, name):
             return fd
         os.close(fd)  # it was deleted or replaced meanwhile: try the file on the path now
-
-
-def _may_create(dir_fd: int, name: str, missing_since: dict, now: float) -> bool:
-    """Whether a lock file has been missing longer than a live holder takes to put it back."""
-    try:
-        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return now - missing_since.setdefault(name, now) >= _MISSING_GRACE_SECONDS
-    missing_since.pop(name, None)
-    return False
 
 
 def _claim(fd: int) -> None:
@@ -182,7 +176,7 @@ def _wait(dir_fd: int, lock_dir: Path, slots: list, wait_minutes: float, poll_se
     while True:
         now = time.monotonic()
         for gpu, name in slots:
-            fd = _take(dir_fd, lock_dir, name, _may_create(dir_fd, name, missing_since, now))
+            fd = _take(dir_fd, lock_dir, name, missing_since, now)
             if fd is not None:
                 return fd, gpu, name
         if now >= deadline:

@@ -35,11 +35,8 @@ def prepare(
     if backend == "jax":
         # JAX would take 75% of the GPU's memory up front, leaving none for a second job sharing the GPU.
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-        flags = []
-        if threads == 1:
-            flags += ["--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1"]
-        if deterministic:
-            flags.append("--xla_gpu_deterministic_ops=true")
+        flags = ["--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1"] if threads == 1 else []
+        flags += ["--xla_gpu_deterministic_ops=true"] if deterministic else []
         os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), *flags]).strip()
     if gpu is not None:
         from nnstudy import devices
@@ -52,7 +49,7 @@ def configure(threads: int, deterministic: bool, precision: str = "float32", log
     import keras
 
     keras.mixed_precision.set_global_policy(precision)
-    backend = keras.backend.backend()
+    backend, names = keras.backend.backend(), []
     if backend == "tensorflow":
         import tensorflow as tf
 
@@ -69,8 +66,6 @@ def configure(threads: int, deterministic: bool, precision: str = "float32", log
         import jax
 
         names = [d.device_kind for d in jax.devices() if d.platform == "gpu"]
-    else:
-        names = []
     device = {
         "type": "GPU" if names else "CPU",
         "name": names[0] if names else platform.processor() or platform.machine(),
