@@ -157,9 +157,7 @@ def redact(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, f"***@{host}" if "@" in parts.netloc else host, parts.path, *hidden))
 
 
-def download(
-    url: str, md5: str, out_dir: Path, log=print, *, sha256: str = "", timeout: float = DOWNLOAD_TIMEOUT
-) -> None:
+def download(url: str, md5: str, out_dir: Path, log=print, *, sha256="", timeout: float = DOWNLOAD_TIMEOUT) -> None:
     """Fetch the official tarball, verify it (against `sha256` when given, since MD5 collisions are cheap to
     make, else `md5`) and lay out `data_batch_1`, `test_batch_trim` (the first 2,000 test images) and
     `batches.meta` in `out_dir`.  Log and error lines show the URL redacted."""

@@ -39,14 +39,7 @@ def data_share(data: str, train_limit: int | None, test_limit: int | None) -> fl
 
 
 def wall_minutes(
-    cluster: dict,
-    *,
-    model: str,
-    epochs: int,
-    share: float = 1.0,
-    layers: int = 1,
-    runs_per_allocation: int = 1,
-    attempt: int = 1,
+    cluster: dict, *, model: str, epochs: int, share=1.0, layers=1, runs_per_allocation=1, attempt=1
 ) -> int:
     """Minutes of wall time for one training job; a retry (attempt 2, 3) asks for more.
 

@@ -198,12 +198,7 @@ def _wait(dir_fd: int, lock_dir: Path, slots: list, wait_minutes: float, poll_se
 
 
 def acquire(
-    gpus: list[str],
-    lock_dir: Path,
-    jobs_per_gpu: int = 1,
-    wait_minutes: float = WAIT_MINUTES,
-    poll_seconds: float = 0.5,
-    log=print,
+    gpus: list[str], lock_dir: Path, jobs_per_gpu=1, wait_minutes=WAIT_MINUTES, poll_seconds=0.5, log=print
 ) -> str:
     """Wait (at most wait_minutes) until a slot is free; hold it for this process's life; return its GPU.
 

@@ -91,11 +91,7 @@ def text_classifier(
 
 
 def optimizer(
-    name: str,
-    learning_rate: float,
-    momentum: float = 0.0,
-    clip_mode: str | None = None,
-    clip_threshold: float | None = None,
+    name: str, learning_rate: float, momentum=0.0, clip_mode: str | None = None, clip_threshold: float | None = None
 ) -> keras.optimizers.Optimizer:
     """One of `OPTIMIZERS`, optionally clipping gradients at a threshold: clip_mode `value` clips each gradient
     element to ±threshold, `norm` each variable's gradient to that L2 norm, `global_norm` all jointly."""

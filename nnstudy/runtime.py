@@ -16,11 +16,7 @@ from nnstudy.errors import StudyError
 
 
 def prepare(
-    backend: str = "tensorflow",
-    threads: int | None = None,
-    deterministic: bool = False,
-    gpu: dict | None = None,
-    log=print,
+    backend="tensorflow", threads: int | None = None, deterministic=False, gpu: dict | None = None, log=print
 ) -> None:
     """Logging, Keras backend and — for training jobs, `gpu` given — the job's GPU. The backend is the config's
     choice even where KERAS_BACKEND is set: a run's metrics must say truthfully what trained it."""
