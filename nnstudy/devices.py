@@ -170,7 +170,8 @@ def _holders(dir_fd: int, slots: list[tuple[str, str]]) -> str:
 
 
 def _wait(dir_fd: int, lock_dir: Path, slots: list, wait_minutes: float, poll_seconds: float, log) -> tuple:
-    """Poll the slots until one is free, saying so now and then; give up after wait_minutes."""
+    """(fd, gpu, file name) of the first slot to come free, polled for and said so now and then; give up after
+    wait_minutes."""
     started = time.monotonic()
     deadline, next_report, missing_since = started + 60 * wait_minutes, started, {}
     while True:
@@ -201,9 +202,7 @@ def acquire(
     gpus: list[str], lock_dir: Path, jobs_per_gpu=1, wait_minutes=WAIT_MINUTES, poll_seconds=0.5, log=print
 ) -> str:
     """Wait (at most wait_minutes) until a slot is free; hold it for this process's life; return its GPU.
-
-    Slots fill breadth-first (one job on every GPU before a second on any).
-    """
+    Slots fill breadth-first (one job on every GPU before a second on any)."""
     lock_dir = Path(lock_dir)
     slots = [(gpu, f"gpu{gpu}-slot{k}.lock") for k in range(jobs_per_gpu) for gpu in gpus]
     dir_fd = open_lock_dir(lock_dir, [name for _, name in slots])

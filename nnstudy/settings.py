@@ -21,7 +21,7 @@ SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
 def _with_defaults(validator_class, definitions: dict):
     """A validator that fills in `default` values (beside a local `$ref` or in its definition) as it walks the
-    config; to it integers are written as such (10.0 is no epoch count) and numbers are finite (NaN is no rate)."""
+    config; its integers are written as such (10.0 is no epoch count) and its numbers finite (NaN is no rate)."""
     check_properties = validator_class.VALIDATORS["properties"]
 
     def properties(validator, properties, instance, schema):
@@ -77,7 +77,8 @@ def _first_error(config: dict, schema: dict) -> tuple[str, str] | None:
     validator = _with_defaults(jsonschema.Draft202012Validator, schema.get("$defs", {}))(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None and error.validator in ("oneOf", "anyOf"):
-        # "not valid under any of the given schemas" hides what was wrong: report the value's own kind's.
+        # "not valid under any of the given schemas" hides what was wrong: report the alternative of the
+        # value's own kind (a string's enum).
         error = jsonschema.exceptions.best_match(e for e in error.context if e.validator != "type") or error
     if error is None:
         return None
