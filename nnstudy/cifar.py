@@ -1,8 +1,7 @@
 """CIFAR-10 in the official "python version" pickle format.
 
-The course files are `data_batch_1` (10,000 training images) and
-`test_batch_trim` (the first 2,000 images of `test_batch`).  Pickles can run
-arbitrary code when loaded, so they are read with an unpickler that admits
+The course files are `data_batch_1` (10,000 training images) and `test_batch_trim` (the first 2,000 images
+of `test_batch`).  Pickles can run arbitrary code when loaded, so they are read with an unpickler that admits
 numpy arrays and builtins only.
 """
 
@@ -31,9 +30,7 @@ TRAIN_FILE = "data_batch_1"
 TEST_FILE = "test_batch_trim"
 META_FILE = "batches.meta"
 TEST_TRIM = 2000
-
-# Seconds a download waits for the server to connect or send more bytes.
-DOWNLOAD_TIMEOUT = 60
+DOWNLOAD_TIMEOUT = 60  # seconds a download waits for the server to connect or to send more bytes
 
 # What a numpy array pickle needs to rebuild itself, and nothing more.
 _ALLOWED_GLOBALS = {
@@ -62,22 +59,16 @@ def _unpickle(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    with open(path, "rb") as handle:
-        return _load(handle, path)
+    return _unpickle_bytes(path.read_bytes(), path)
 
 
-def _unpickle_bytes(payload: bytes, source: str) -> dict:
-    return _load(io.BytesIO(payload), source)
-
-
-def _load(handle, source) -> dict:
+def _unpickle_bytes(payload: bytes, source) -> dict:
     try:
-        obj = _RestrictedUnpickler(handle, encoding="bytes").load()
+        obj = _RestrictedUnpickler(io.BytesIO(payload), encoding="bytes").load()
     except _ForbiddenGlobal as err:
         raise DataError(f"{source}: not a safe CIFAR-10 pickle ({err})") from None
     except Exception as err:  # noqa: BLE001
-        # Damaged bytes make the unpickler raise nearly anything (UnicodeDecodeError,
-        # LookupError, MemoryError, OverflowError, SystemError...): all mean a bad file.
+        # Damaged bytes make the unpickler raise nearly anything (UnicodeDecodeError, MemoryError, ...).
         raise DataError(f"{source}: truncated or corrupt pickle ({str(err) or type(err).__name__})") from None
     if not isinstance(obj, dict):
         raise DataError(f"{source}: expected a dict, found {type(obj).__name__}")
@@ -105,11 +96,8 @@ def _batch_arrays(batch: dict, source) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _integers(values, source, what: str, high: int) -> np.ndarray:
-    """`values` as an array, if all are integers in 0..high.
-
-    Casting instead would make float pixels in [0, 1] black, a pixel of 300
-    44, and a label of 2.7 class 2.
-    """
+    """`values` as an array, if all are integers in 0..high (a cast would make float pixels in [0, 1] black,
+    a pixel of 300 44 and a label of 2.7 class 2)."""
     try:
         array = np.asarray(values)
     except ValueError:  # nested lists of unequal lengths
@@ -132,16 +120,13 @@ def load_label_names(path: Path) -> list[str]:
         raise DataError(f"{path}: missing key b'label_names'") from None
     if not isinstance(names, (list, tuple)) or len(names) != NUM_CLASSES:
         raise DataError(f"{path}: label_names must be a list of {NUM_CLASSES} names")
-    return [_label_name(path, name) for name in names]
-
-
-def _label_name(path: Path, name) -> str:
-    if isinstance(name, str):
-        return name
-    try:
-        return name.decode()
-    except (AttributeError, UnicodeDecodeError):
-        raise DataError(f"{path}: label name {name!r} is not UTF-8 text") from None
+    decoded = []
+    for name in names:
+        try:
+            decoded.append(name if isinstance(name, str) else name.decode())
+        except (AttributeError, UnicodeDecodeError):
+            raise DataError(f"{path}: label name {name!r} is not UTF-8 text") from None
+    return decoded
 
 
 def to_float(images: np.ndarray) -> np.ndarray:
@@ -158,59 +143,35 @@ def save_batch(path: Path, images: np.ndarray, labels, batch_label: str) -> None
         b"data": data,
         b"filenames": [f"image_{i:05d}.png".encode() for i in range(len(data))],
     }
-    with open(path, "wb") as handle:
-        pickle.dump(batch, handle, protocol=4)
-
-
-def file_digest(path: Path, algorithm: str) -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    Path(path).write_bytes(pickle.dumps(batch, protocol=4))
 
 
 def redact(url: str) -> str:
-    """`url` fit for a log: its user:password, query and fragment (which can
-    carry tokens) become ***."""
+    """`url` fit for a log: its user:password, query and fragment (which can carry tokens) become ***."""
     try:
         parts = urllib.parse.urlsplit(url)
     except ValueError:
         return "(unparsable URL)"
     host = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit(
-        (
-            parts.scheme,
-            f"***@{host}" if "@" in parts.netloc else host,
-            parts.path,
-            "***" if parts.query else "",
-            "***" if parts.fragment else "",
-        )
-    )
+    hidden = ["***" if part else "" for part in (parts.query, parts.fragment)]
+    return urllib.parse.urlunsplit((parts.scheme, f"***@{host}" if "@" in parts.netloc else host, parts.path, *hidden))
 
 
-def download(
-    url: str, md5: str, out_dir: Path, log=print, *, sha256: str = "", timeout: float = DOWNLOAD_TIMEOUT
-) -> None:
-    """Fetch the official tarball, verify it and lay out the course files.
-
-    Writes `data_batch_1`, `test_batch_trim` (first 2,000 test images) and
-    `batches.meta` into `out_dir`.  The tarball is checked against `sha256`
-    when given (MD5 collisions are cheap to make), else against `md5`.  Log
-    and error lines show the URL redacted.
-    """
+def download(url: str, md5: str, out_dir: Path, log=print, *, sha256="", timeout: float = DOWNLOAD_TIMEOUT) -> None:
+    """Fetch the official tarball, verify it (against `sha256` when given, since MD5 collisions are cheap to
+    make, else `md5`) and lay out `data_batch_1`, `test_batch_trim` (the first 2,000 test images) and
+    `batches.meta` in `out_dir`.  Log and error lines show the URL redacted."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tarball = out_dir / "cifar-10-python.tar.gz.part"
     shown = redact(url)
     log(f"downloading {shown}")
+    algorithm, expected = ("sha256", sha256) if sha256 else ("md5", md5)
     try:
-        _fetch(url, tarball, timeout)
+        actual = _fetch(url, tarball, timeout, algorithm)
     except (OSError, ValueError, http.client.HTTPException) as err:
         tarball.unlink(missing_ok=True)
-        raise DataError(f"could not download {shown}: {_hide(_reason(err, timeout), url)}") from None
-    algorithm, expected = ("sha256", sha256) if sha256 else ("md5", md5)
-    actual = file_digest(tarball, algorithm)
+        raise DataError(f"could not download {shown}: {_reason(err, url, timeout)}") from None
     if actual != expected.lower():
         tarball.unlink()
         raise DataError(f"{shown}: {algorithm} {actual} does not match expected {expected}")
@@ -224,12 +185,11 @@ def download(
     log(f"wrote {TRAIN_FILE}, {TEST_FILE}, {META_FILE} to {out_dir}")
 
 
-def _fetch(url: str, target: Path, timeout: float) -> None:
-    """Copy `url` into `target`, giving up when the server is silent for `timeout` s.
+def _fetch(url: str, target: Path, timeout: float, algorithm: str) -> str:
+    """Copy `url` into `target`, giving up when the server is silent for `timeout` s; return its digest.
 
-    urllib takes a URL's user:password for part of the host name; they are
-    sent as HTTP basic authentication instead, in a header that a redirect to
-    another server does not receive.
+    urllib takes a URL's user:password for part of the host name; they are sent as HTTP basic authentication
+    instead, in a header that a redirect to another server does not receive.
     """
     parts = urllib.parse.urlsplit(url)
     request = urllib.request.Request(urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])))
@@ -237,21 +197,19 @@ def _fetch(url: str, target: Path, timeout: float) -> None:
         user, password = urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         request.add_unredirected_header("Authorization", f"Basic {token}")
+    digest = hashlib.new(algorithm)
     with urllib.request.urlopen(request, timeout=timeout) as response, open(target, "wb") as out:
-        shutil.copyfileobj(response, out)
+        for chunk in iter(lambda: response.read(1 << 20), b""):
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
 
 
-def _reason(err: Exception, timeout: float) -> str:
-    """What went wrong, without urllib's `<urlopen error ...>` wrapping."""
+def _reason(err: Exception, url: str, timeout: float) -> str:
+    """What went wrong, without urllib's `<urlopen error ...>` wrapping, and with *** for what `redact` hides."""
     if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
         err = err.reason
-    if isinstance(err, TimeoutError):
-        return f"no answer within {timeout:g} s"
-    return str(err)
-
-
-def _hide(message: str, url: str) -> str:
-    """`message` with the parts of `url` that `redact` hides replaced by ***."""
+    message = f"no answer within {timeout:g} s" if isinstance(err, TimeoutError) else str(err)
     try:
         parts = urllib.parse.urlsplit(url)
         secrets = [parts.netloc.rpartition("@")[0], parts.password, parts.query, parts.fragment]
@@ -270,13 +228,8 @@ def _lay_out(tarball: Path, out_dir: Path, shown: str) -> None:
             if needed not in members:
                 raise DataError(f"{shown}: archive has no {needed}")
         for name in (TRAIN_FILE, META_FILE):
-            _extract(archive, members[name], out_dir / name)
+            with archive.extractfile(members[name]) as member, open(out_dir / name, "wb") as out:
+                shutil.copyfileobj(member, out)
         source = f"{shown}: test_batch"
         test = _batch_arrays(_unpickle_bytes(archive.extractfile(members["test_batch"]).read(), source), source)
-    images, labels = test[0][:TEST_TRIM], test[1][:TEST_TRIM]
-    save_batch(out_dir / TEST_FILE, images, labels, "testing batch 1 (first 2000)")
-
-
-def _extract(archive: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
-    with archive.extractfile(member) as source, open(target, "wb") as out:
-        shutil.copyfileobj(source, out)
+    save_batch(out_dir / TEST_FILE, test[0][:TEST_TRIM], test[1][:TEST_TRIM], "testing batch 1 (first 2000)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 USAGE = """usage: nnstudy COMMAND [options]
@@ -18,13 +19,6 @@ def main(argv=None) -> None:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return
-    if argv[0] == "status":
-        from nnstudy import status
-
-        status.main(argv[1:])
-    elif argv[0] == "publish":
-        from nnstudy import publish
-
-        publish.main(argv[1:])
-    else:
+    if argv[0] not in ("status", "publish"):
         sys.exit(f"nnstudy: unknown command {argv[0]!r}\n{USAGE}")
+    importlib.import_module(f"nnstudy.{argv[0]}").main(argv[1:])  # imported here, so that each starts fast

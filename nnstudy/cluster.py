@@ -1,14 +1,12 @@
 """What a training job asks a cluster scheduler for, and packed allocations.
 
-The wall-time request comes from measured seconds per epoch (config
-`cluster`), so that a job asks for minutes where it needs minutes: a request
-far above the need waits longest in the queue and defeats backfill.
+The wall-time request comes from measured seconds per epoch (config `cluster`), so that a job asks for
+minutes where it needs minutes: a request far above the need waits longest in the queue and defeats backfill.
 
-Packed mode (`cluster.runs_per_allocation` K > 1) puts K training runs into one job,
-one allocation with one GPU, in which Snakemake itself runs their ordinary
-training jobs side by side. (Snakemake's own `group:` cannot do this today:
-the SLURM executor runs a group's jobs one after another, and
-`--group-components` merges groups again on every DAG update.)
+Packed mode (`cluster.runs_per_allocation` K > 1) puts K training runs into one job, one allocation with one
+GPU, in which Snakemake itself runs their ordinary training jobs side by side. (Snakemake's own `group:`
+cannot do this today: the SLURM executor runs a group's jobs one after another, and `--group-components`
+merges groups again on every DAG update.)
 """
 
 from __future__ import annotations
@@ -41,22 +39,13 @@ def data_share(data: str, train_limit: int | None, test_limit: int | None) -> fl
 
 
 def wall_minutes(
-    cluster: dict,
-    *,
-    model: str,
-    epochs: int,
-    share: float = 1.0,
-    layers: int = 1,
-    runs_per_allocation: int = 1,
-    attempt: int = 1,
+    cluster: dict, *, model: str, epochs: int, share=1.0, layers=1, runs_per_allocation=1, attempt=1
 ) -> int:
-    """Minutes of wall time for one training job.
+    """Minutes of wall time for one training job; a retry (attempt 2, 3) asks for more.
 
-    Each of a packed allocation's runs asks for `runs_per_allocation` times
-    its own time: the allocation's request is its longest run's, and that
-    covers the runs trained one after another as much as side by side on a
-    GPU (k runs sharing a GPU each run at most k times slower; measured 1.05
-    to 3.15 times for 4 on an H100). A retry (attempt 2, 3) asks for more.
+    Each of a packed allocation's runs asks for `runs_per_allocation` times its own time: the allocation's
+    request is its longest run's, and that covers the runs trained one after another as much as side by side
+    on a GPU (k runs sharing a GPU each run at most k times slower; measured 1.05 to 3.15 times for 4 on an H100).
     """
     seconds = cluster["seconds_per_epoch"][cluster["device"]][model] * epochs * share * layers
     minutes = cluster["startup_minutes"] + cluster["safety_factor"] * seconds * runs_per_allocation / 60
@@ -90,11 +79,8 @@ def packs(runs: list[str], minutes, size: int) -> list[list[str]]:
 
 
 def training_packs(study: dict) -> list[list[str]]:
-    """The study's packs of cluster.runs_per_allocation runs; none when packing is off.
-
-    Runs at the grid's optimum are left out unless it is pinned: the packs
-    must not change once the grid has chosen (that would rerun them).
-    """
+    """The study's packs of cluster.runs_per_allocation runs; none when packing is off. Runs at the grid's
+    optimum are left out unless it is pinned: the packs must not change once the grid has chosen (a rerun)."""
     size = study["cluster"]["runs_per_allocation"]
     if size == 1:
         return []
@@ -111,10 +97,9 @@ def pack_minutes(study: dict, pack: list[str], attempt: int = 1) -> int:
 def train_pack(*, snakefile, config: dict, runs: list[str], cores: int, log) -> None:
     """Train a pack's runs side by side with Snakemake, here, inside the allocation.
 
-    The inner Snakemake runs the runs' ordinary training jobs (their logs,
-    benchmarks and resume states as ever) with packing off and a GPU slot for
-    each; it keeps going when one fails, so the others finish, and a retried
-    pack rewrites those from their final resume state in seconds.
+    The inner Snakemake runs the runs' ordinary training jobs (their logs, benchmarks and resume states as
+    ever) with packing off and a GPU slot for each; it keeps going when one fails, so the others finish, and
+    a retried pack rewrites those from their final resume state in seconds.
     """
     inner = copy.deepcopy(config)
     inner.setdefault("cluster", {})["runs_per_allocation"] = 1

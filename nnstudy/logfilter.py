@@ -1,13 +1,9 @@
 """Keep TensorFlow's and XLA's C++ chatter out of job logs.
 
-`jobs.run` pipes a job's stdout and stderr through this filter (a separate
-process, so that whatever a killed job wrote still reaches its log):
-
-    python -m nnstudy.logfilter LOG_FILE
-
-Dropped: absl INFO / WARNING lines (I0000 …, W0000 …), absl's banner, and
-ERROR lines that are known to be harmless. Every other line, C++ errors and
-Python tracebacks included, is appended to LOG_FILE.
+`jobs.run` pipes a job's stdout and stderr through this filter, `python -m nnstudy.logfilter LOG_FILE` (a
+separate process, so that whatever a killed job wrote still reaches its log).  Dropped: absl INFO / WARNING
+lines (I0000 …, W0000 …), absl's banner, and ERROR lines known to be harmless; every other line, C++ errors
+and Python tracebacks included, is appended to LOG_FILE.
 """
 
 from __future__ import annotations
@@ -30,9 +26,7 @@ def is_noise(line: bytes) -> bool:
     if line.rstrip(b"\r\n") == _BANNER:
         return True
     match = _ABSL.match(line)
-    if match is None:
-        return False
-    return match[1] in (b"I", b"W") or bool(_HARMLESS_ERRORS.search(line))
+    return match is not None and (match[1] in (b"I", b"W") or bool(_HARMLESS_ERRORS.search(line)))
 
 
 def main() -> None:

@@ -1,8 +1,7 @@
 """The networks of the study, built as the spec describes them.
 
-Every model ends in float32 logits, whatever the precision policy: the
-softmax is folded into the loss (`from_logits=True`), which is numerically
-safer and trains the same, and a float16 softmax would overflow.
+Every model ends in float32 logits, whatever the precision policy: the softmax is folded into the loss
+(`from_logits=True`), which is numerically safer and trains the same, and a float16 softmax would overflow.
 """
 
 from __future__ import annotations
@@ -16,11 +15,7 @@ OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
 
 
 def cifar_cnn(c1: int = 50, c2: int = 60, dropout: float = 0.0) -> keras.Model:
-    """Part A: C1 9×9 → S1 → C2 5×5 → S2 → F3 300 → F4 10.
-
-    Dropout, when asked for, acts on the inputs of the two fully connected
-    layers F3 and F4.
-    """
+    """Part A: C1 9×9 → S1 → C2 5×5 → S2 → F3 300 → F4 10; dropout acts on the inputs of F3 and F4."""
     return keras.Sequential(
         [
             keras.Input((32, 32, 3), name="image"),
@@ -36,23 +31,6 @@ def cifar_cnn(c1: int = 50, c2: int = 60, dropout: float = 0.0) -> keras.Model:
         ],
         name=f"cifar_cnn_{c1}_{c2}",
     )
-
-
-def _text_input(level: str, vocab_size: int, length: int, mask_padding: bool):
-    """Ids → one-hot characters (256 wide) or a 20-wide word embedding.
-
-    With `mask_padding`, the embedding marks the padding (id 0) so that a
-    recurrent layer skips it: otherwise its last state comes after ~50 pad
-    steps for a median paragraph of 47 words.
-    """
-    ids = keras.Input((length,), dtype="int32", name="ids")
-    if level == "char":
-        features = layers.CategoryEncoding(CHAR_VOCAB_SIZE, output_mode="one_hot", name="one_hot")(ids)
-    elif level == "word":
-        features = layers.Embedding(vocab_size, 20, mask_zero=mask_padding, name="embedding")(ids)
-    else:
-        raise ValueError(f"unknown text level {level!r}")
-    return ids, features
 
 
 def text_cnn(features, filters: int = 10, window: int = 20):
@@ -71,11 +49,9 @@ _RECURRENT_CELLS = {"gru": layers.GRU, "rnn": layers.SimpleRNN, "lstm": layers.L
 
 def text_rnn(features, cell: str = "gru", units: int = 20, num_layers: int = 1):
     """B3/B4 and B6: `num_layers` stacked recurrent layers; the last state."""
-    recurrent = _RECURRENT_CELLS[cell]
     x = features
     for index in range(num_layers):
-        last = index == num_layers - 1
-        x = recurrent(units, return_sequences=not last, name=f"{cell}_{index + 1}")(x)
+        x = _RECURRENT_CELLS[cell](units, return_sequences=index < num_layers - 1, name=f"{cell}_{index + 1}")(x)
     return x
 
 
@@ -89,13 +65,20 @@ def text_classifier(
     dropout: float = 0.0,
     mask_padding: bool = False,
 ) -> keras.Model:
-    """Part B: char/word input, CNN or recurrent body, dense logits.
+    """Part B: ids → one-hot characters (256 wide) or a 20-wide word embedding → CNN or recurrent body → logits.
 
-    `mask_padding` applies to word-level recurrent models only (convolutions
-    take no mask; the one-hot characters are rarely padded).
+    `mask_padding` makes the embedding mark the padding (id 0) so that a recurrent layer skips it: otherwise
+    its last state comes after ~50 pad steps for a median paragraph of 47 words.  It applies to word-level
+    recurrent models only (convolutions take no mask; the one-hot characters are rarely padded).
     """
     mask_padding = mask_padding and level == "word" and architecture in _RECURRENT_CELLS
-    ids, features = _text_input(level, vocab_size, length, mask_padding)
+    ids = keras.Input((length,), dtype="int32", name="ids")
+    if level == "char":
+        features = layers.CategoryEncoding(CHAR_VOCAB_SIZE, output_mode="one_hot", name="one_hot")(ids)
+    elif level == "word":
+        features = layers.Embedding(vocab_size, 20, mask_zero=mask_padding, name="embedding")(ids)
+    else:
+        raise ValueError(f"unknown text level {level!r}")
     if architecture == "cnn":
         x = text_cnn(features)
     elif architecture in _RECURRENT_CELLS:
@@ -108,25 +91,14 @@ def text_classifier(
 
 
 def optimizer(
-    name: str,
-    learning_rate: float,
-    momentum: float = 0.0,
-    clip_mode: str | None = None,
-    clip_threshold: float | None = None,
+    name: str, learning_rate: float, momentum=0.0, clip_mode: str | None = None, clip_threshold: float | None = None
 ) -> keras.optimizers.Optimizer:
-    """One of `OPTIMIZERS`, optionally clipping gradients at a threshold.
-
-    clip_mode `value` clips each gradient element to ±threshold, `norm` each
-    variable's gradient to that L2 norm, `global_norm` all gradients jointly.
-    """
-    clipping = {}
-    if clip_mode is not None:
-        key = {"value": "clipvalue", "norm": "clipnorm", "global_norm": "global_clipnorm"}
-        clipping[key[clip_mode]] = clip_threshold
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, **clipping)
-    if name == "momentum":
-        return keras.optimizers.SGD(learning_rate, momentum=momentum, **clipping)
+    """One of `OPTIMIZERS`, optionally clipping gradients at a threshold: clip_mode `value` clips each gradient
+    element to ±threshold, `norm` each variable's gradient to that L2 norm, `global_norm` all jointly."""
+    keys = {"value": "clipvalue", "norm": "clipnorm", "global_norm": "global_clipnorm"}
+    clipping = {} if clip_mode is None else {keys[clip_mode]: clip_threshold}
+    if name in ("sgd", "momentum"):
+        return keras.optimizers.SGD(learning_rate, momentum=momentum if name == "momentum" else 0.0, **clipping)
     if name == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate, **clipping)
     if name == "adam":

@@ -1,9 +1,8 @@
-"""The study's training runs: where each run's files live, and the runs of
-every question of nnstudy.questions, resolved against the config.
+"""The study's training runs: where each run's files live, and the runs of every question of
+nnstudy.questions, resolved against the config.
 
-rules/common.smk builds its targets and the results jobs' inputs from these,
-`nnstudy status` reads the same list, and nnstudy.analysis picks a question's
-rows by the run names made here, so all of them always agree.
+rules/common.smk builds its targets and the results jobs' inputs from these, `nnstudy status` reads the
+same list, and nnstudy.analysis picks a question's rows by the run names made here, so all always agree.
 """
 
 from __future__ import annotations
@@ -14,8 +13,7 @@ from pathlib import Path
 
 from nnstudy import questions
 
-# A run folder is its model's name plus the seed; the model's name alone is
-# what a question's rows are matched by (nnstudy.analysis.runs).
+# A run folder is its model's name plus the seed; a question's rows are matched by model (nnstudy.analysis.runs).
 PART_A_MODEL = "c1-{c1}_c2-{c2}_{optimizer}_dropout-{dropout}"
 PART_B_MODEL = "{level}-{arch}_layers-{layers}_dropout-{dropout}_clip-{clip}_padding-{padding}"
 PART_A_RUN = f"results/part_a/runs/{PART_A_MODEL}_seed-{{seed}}"
@@ -33,18 +31,11 @@ def part_a_run(c1, c2, optimizer="sgd", dropout=0.0, *, seed) -> str:
 
 
 def part_b_run(level, arch, layers=1, dropout=0.0, clip=None, padding="unmasked", *, seed) -> str:
-    # Masking only exists for word-level recurrent models; the others always
-    # read the padding.
     if level != "word" or arch == "cnn":
-        padding = "unmasked"
+        padding = "unmasked"  # masking only exists for word-level recurrent models
+    dropout, clip = number(dropout), "none" if clip is None else number(clip)
     return PART_B_RUN.format(
-        level=level,
-        arch=arch,
-        layers=layers,
-        dropout=number(dropout),
-        clip="none" if clip is None else number(clip),
-        padding=padding,
-        seed=seed,
+        level=level, arch=arch, layers=layers, dropout=dropout, clip=clip, padding=padding, seed=seed
     )
 
 
@@ -81,31 +72,19 @@ def family(run_settings: dict) -> str:
 
 
 def run_settings(study: dict, run: str) -> dict:
-    """Everything that decides a run's numbers: its identity (the run folder's
-    name), its part's hyper-parameters and the engine of its model family.
-
-    The training rules pass it as params, so a change to it reruns the job;
-    how a job runs (threads, checkpoints, GPU slots) is not part of it.
-    """
-    wildcards = run_wildcards(run)
-    part = wildcards["part"]
+    """Everything that decides a run's numbers: its identity (the run folder's name), its part's
+    hyper-parameters and the engine of its model family. The training rules pass it as params, so a change
+    to it reruns the job; how a job runs (threads, checkpoints, GPU slots) is not part of it."""
+    found = run_wildcards(run)
+    part = found["part"]
+    dropout = float(found["dropout"])
     if part == "part_a":
-        identity = {
-            "c1": int(wildcards["c1"]),
-            "c2": int(wildcards["c2"]),
-            "optimizer": wildcards["optimizer"],
-            "dropout": float(wildcards["dropout"]),
-        }
+        identity = {"c1": int(found["c1"]), "c2": int(found["c2"]), "optimizer": found["optimizer"], "dropout": dropout}
     else:
-        identity = {
-            "level": wildcards["level"],
-            "architecture": wildcards["arch"],
-            "num_layers": int(wildcards["layers"]),
-            "dropout": float(wildcards["dropout"]),
-            "clip": None if wildcards["clip"] == "none" else float(wildcards["clip"]),
-            "mask_padding": wildcards["padding"] == "masked",
-        }
-    settings = identity | {"seed": int(wildcards["seed"])} | {key: study[part][key] for key in _PART_KEYS[part]}
+        identity = {"level": found["level"], "architecture": found["arch"], "num_layers": int(found["layers"])}
+        clip = None if found["clip"] == "none" else float(found["clip"])
+        identity |= {"dropout": dropout, "clip": clip, "mask_padding": found["padding"] == "masked"}
+    settings = identity | {"seed": int(found["seed"])} | {key: study[part][key] for key in _PART_KEYS[part]}
     settings["deterministic"] = study["training"]["deterministic"]
     for key, default in _ENGINE_DEFAULTS.items():
         value = study["training"][key]
@@ -131,8 +110,7 @@ def grid_pairs(part_a: dict) -> list[tuple[int, int]]:
 
 
 def pinned_or_chosen_optimum(part_a: dict, workdir: Path = Path(".")) -> tuple[int, int] | None:
-    """The A3 pair when known before the grid ends: pinned in config, or
-    already chosen (optimum.json); None while the grid decides."""
+    """The A3 pair when known before the grid ends: pinned in config, or already chosen (optimum.json)."""
     if part_a["optimum"]:
         return tuple(part_a["optimum"])
     try:
@@ -155,10 +133,9 @@ def _pairs(pair: str, part_a: dict, optimum) -> list[tuple[int, int]]:
 
 
 def entry_runs(part: str, settings: dict, config: dict, optimum=None, seed="{seed}") -> list[str]:
-    """The run folders of one entry of a question for one seed (the default
-    leaves "{seed}" in the name); `config` is the part's. A Part A entry at the
-    optimum has none while the optimum is unknown; a Part B entry without a
-    padding setting (B5, B6) takes the study's (part_b.mask_padding)."""
+    """The run folders of one entry of a question for one seed (by default "{seed}" stays in the name);
+    `config` is the part's. A Part A entry at the optimum has none while the optimum is unknown; a Part B
+    entry without a padding setting (B5, B6) takes the study's (part_b.mask_padding)."""
     if part == "part_a":
         extra = {key: value for key, value in settings.items() if key != "pair"}
         return [part_a_run(c1, c2, **extra, seed=seed) for c1, c2 in _pairs(settings["pair"], config, optimum)]
@@ -167,8 +144,7 @@ def entry_runs(part: str, settings: dict, config: dict, optimum=None, seed="{see
 
 
 def question_models(key: str, config: dict, optimum=None) -> list[tuple[questions.Entry, list[str]]]:
-    """Each entry of a question with the model names (run folders without the
-    seed) of its runs; `config` is the question's part's."""
+    """Each entry of a question with its runs' model names (no seed); `config` is the question's part's."""
     part = questions.QUESTIONS[key].part
     return [
         (entry, [model_name(run) for run in entry_runs(part, entry.settings, config, optimum)])
@@ -194,22 +170,19 @@ def question_runs(key: str, study: dict, optimum=None) -> list[str]:
 
 
 def chosen_questions(study: dict) -> list[str]:
-    """The questions the study runs and reports: config `questions` within the
-    chosen parts; the accuracy-against-time figure goes with B5 and B6 together."""
+    """Config `questions` within the chosen parts; the accuracy-against-time figure goes with B5 and B6."""
     chosen = [key for key in study["questions"] if questions.QUESTIONS[key].part in study["parts"]]
     return chosen + (["b_accuracy_time"] if {"b5", "b6"} <= set(chosen) else [])
 
 
 def training_runs(study: dict, optimum=None) -> list[str]:
-    """Every run of the chosen questions, each once: the grid, A1 and (with a
-    known optimum) A3 and A4; B5, B6 and the masking ablation."""
+    """Every run of the chosen questions, each once (A3's and A4's only with a known optimum)."""
     runs = [run for key in chosen_questions(study) for run in question_runs(key, study, optimum)]
     return list(dict.fromkeys(runs))
 
 
 def study_runs(study: dict, workdir: Path = Path(".")) -> tuple[list[str], list[str]]:
-    """(run folders of the chosen questions, names of runs not yet known): A3's
-    four variants wait for the grid's optimum unless it is pinned."""
+    """(run folders of the chosen questions, names of runs not yet known: A3's variants wait for the grid)."""
     waits = "a3" in chosen_questions(study)  # A4 needs A3 (nnstudy.settings)
     optimum = pinned_or_chosen_optimum(study["part_a"], workdir) if waits else None
     pending = []

@@ -1,8 +1,5 @@
-"""The plots of one run, drawn by its training job: learning curves
-(costs.png, accuracies.png in the run folder) and A1b's feature maps.
-
-Importing this module sets the seaborn theme that nnstudy.analysis.figures,
-the figures over many runs, shares.
+"""The plots of one run, drawn by its training job: learning curves (costs.png, accuracies.png in the run
+folder) and A1b's feature maps. Importing it sets the seaborn theme that nnstudy.analysis.figures shares.
 """
 
 from __future__ import annotations
@@ -19,22 +16,15 @@ import seaborn as sns
 
 sns.set_theme(context="notebook", style="whitegrid")
 
-_CURVES = {
-    "cost": (("train_loss", "training"), ("test_loss", "test"), "cost (cross-entropy, nats)"),
-    "accuracy": (("train_accuracy", "training"), ("test_accuracy", "test"), "accuracy"),
-}
+# The history's key and the y axis label of each quantity.
+_CURVES = {"cost": ("loss", "cost (cross-entropy, nats)"), "accuracy": ("accuracy", "accuracy")}
 
 
 def learning_curves(history: list[dict], quantity: str, title: str, path: Path) -> None:
     """Training and test `quantity` ("cost" or "accuracy") against epochs."""
-    (train_key, train_label), (test_key, test_label), ylabel = _CURVES[quantity]
-    frame = pd.DataFrame(history)
-    long = pd.concat(
-        [
-            pd.DataFrame({"epoch": frame["epoch"], "value": frame[train_key], "set": train_label}),
-            pd.DataFrame({"epoch": frame["epoch"], "value": frame[test_key], "set": test_label}),
-        ]
-    )
+    key, ylabel = _CURVES[quantity]
+    frame = pd.DataFrame(history).rename(columns={f"train_{key}": "training", f"test_{key}": "test"})
+    long = frame.melt(id_vars="epoch", value_vars=["training", "test"], var_name="set")
     fig, ax = plt.subplots(figsize=(6, 4))
     sns.lineplot(data=long, x="epoch", y="value", hue="set", marker="o" if len(frame) < 30 else None, ax=ax)
     ax.set(xlabel="epoch", ylabel=ylabel, title=title)
@@ -58,16 +48,11 @@ def _tile(maps: np.ndarray, columns: int) -> np.ndarray:
 
 
 def feature_maps(image: np.ndarray, activations: dict[str, np.ndarray], title: str, path: Path) -> None:
-    """The input image and, per layer, each channel as a grayscale tile.
-
-    All activations follow ReLU, so they are ≥ 0; each layer is shown on
-    one shared range [0, layer max] so tiles of a layer compare directly.
-    """
+    """The input image and, per layer, each channel as a grayscale tile. Activations follow ReLU (≥ 0); a
+    layer's tiles share one range [0, layer max], so that they compare directly."""
+    count = len(activations)
     fig, axes = plt.subplots(
-        1,
-        len(activations) + 1,
-        figsize=(4 * (len(activations) + 1), 4.4),
-        gridspec_kw={"width_ratios": [1] + [1.4] * len(activations)},
+        1, count + 1, figsize=(4 * (count + 1), 4.4), gridspec_kw={"width_ratios": [1] + [1.4] * count}
     )
     axes[0].imshow(np.clip(image, 0, 1), interpolation="nearest")
     axes[0].set_title("input")

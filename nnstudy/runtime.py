@@ -1,12 +1,12 @@
 """Process set-up around the Keras backend: threads, determinism, device, versions.
 
-`prepare()` must run before Keras is imported (the backend, TensorFlow's
-device and logging environment and XLA's flags are read once, at import);
-`configure()` right after.
+`prepare()` must run before Keras is imported (the backend, TensorFlow's device and logging environment and
+XLA's flags are read once, at import); `configure()` right after.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import platform
@@ -16,17 +16,10 @@ from nnstudy.errors import StudyError
 
 
 def prepare(
-    backend: str = "tensorflow",
-    threads: int | None = None,
-    deterministic: bool = False,
-    gpu: dict | None = None,
-    log=print,
+    backend="tensorflow", threads: int | None = None, deterministic=False, gpu: dict | None = None, log=print
 ) -> None:
-    """Logging, Keras backend and — for training jobs, `gpu` given — the job's GPU.
-
-    The backend is the config's choice even where KERAS_BACKEND is set in the
-    environment: a run's metrics must say truthfully what trained it.
-    """
+    """Logging, Keras backend and — for training jobs, `gpu` given — the job's GPU. The backend is the config's
+    choice even where KERAS_BACKEND is set: a run's metrics must say truthfully what trained it."""
     # TensorFlow's C++ INFO lines (oneDNN, CPU features) drown the progress log.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "keras" in sys.modules and sys.modules["keras"].backend.backend() != backend:
@@ -36,14 +29,10 @@ def prepare(
         raise StudyError(f"training.backend is {backend}, which is not installed here: pip install -e '.[{extra}]'")
     os.environ["KERAS_BACKEND"] = backend
     if backend == "jax":
-        # JAX would take 75% of the GPU's memory up front, leaving none for a
-        # second job sharing the GPU (TensorFlow's memory growth, see configure()).
+        # JAX would take 75% of the GPU's memory up front, leaving none for a second job sharing the GPU.
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-        flags = []
-        if threads == 1:
-            flags += ["--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1"]
-        if deterministic:
-            flags.append("--xla_gpu_deterministic_ops=true")
+        flags = ["--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1"] if threads == 1 else []
+        flags += ["--xla_gpu_deterministic_ops=true"] if deterministic else []
         os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), *flags]).strip()
     if gpu is not None:
         from nnstudy import devices
@@ -56,7 +45,7 @@ def configure(threads: int, deterministic: bool, precision: str = "float32", log
     import keras
 
     keras.mixed_precision.set_global_policy(precision)
-    backend = keras.backend.backend()
+    backend, names = keras.backend.backend(), []
     if backend == "tensorflow":
         import tensorflow as tf
 
@@ -73,8 +62,6 @@ def configure(threads: int, deterministic: bool, precision: str = "float32", log
         import jax
 
         names = [d.device_kind for d in jax.devices() if d.platform == "gpu"]
-    else:
-        names = []
     device = {
         "type": "GPU" if names else "CPU",
         "name": names[0] if names else platform.processor() or platform.machine(),
@@ -92,17 +79,12 @@ def configure(threads: int, deterministic: bool, precision: str = "float32", log
 
 
 def versions() -> dict:
+    """Python's, Keras', numpy's and the Keras backend's versions."""
     import keras
     import numpy
 
     found = {"python": platform.python_version(), "keras": keras.__version__, "numpy": numpy.__version__}
     backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow
-
-        found["tensorflow"] = tensorflow.__version__
-    elif backend == "jax":
-        import jax
-
-        found["jax"] = jax.__version__
+    if backend in ("tensorflow", "jax"):
+        found[backend] = importlib.import_module(backend).__version__
     return found

@@ -1,7 +1,7 @@
 """Config validation and preset resolution for the workflow.
 
-Snakemake's own `validate()` reports a failing key as a multi-line dump of
-the schema; users get one line naming the key instead.
+Snakemake's own `validate()` reports a failing key as a multi-line dump of the schema; users get one line
+naming the key instead.
 """
 
 from __future__ import annotations
@@ -20,13 +20,8 @@ SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
 
 def _with_defaults(validator_class, definitions: dict):
-    """A validator that fills in `default` values as it walks the config.
-
-    A property's default may sit beside a local `$ref` ("#/$defs/NAME") or
-    in the definition it points to. Integers are whole numbers written as
-    such (10.0 is no epoch count) and numbers are finite (NaN, inf are no
-    learning rates).
-    """
+    """A validator that fills in `default` values (beside a local `$ref` or in its definition) as it walks the
+    config; its integers are written as such (10.0 is no epoch count) and its numbers finite (NaN is no rate)."""
     check_properties = validator_class.VALIDATORS["properties"]
 
     def properties(validator, properties, instance, schema):
@@ -55,10 +50,8 @@ def _resolved(schema: dict, definitions: dict) -> dict:
 
 
 def _coerce(value, schema: dict, definitions: dict):
-    """Values as the schema types them. `snakemake --config` hands nested
-    values and list items over as text ("seeds=[1, 2]" → [1, "2"],
-    "training={tensorboard: true}" → "true") and an empty value as None
-    ("cifar10_dir=" → None)."""
+    """Values as the schema types them: `snakemake --config` hands nested values and list items over as text
+    ("seeds=[1, 2]" → [1, "2"], "training={tensorboard: true}" → "true"), an empty value as None."""
     schema = _resolved(schema, definitions)
     for alternative in schema.get("oneOf", []):  # e.g. part_a.optimum: null or [c1, c2]
         alternative = _resolved(alternative, definitions)
@@ -68,13 +61,8 @@ def _coerce(value, schema: dict, definitions: dict):
     types = [types] if isinstance(types, str) else types
     if isinstance(value, str) and types and "string" not in types:
         parsed = yaml.safe_load(value)
-        kinds = {"integer": int, "number": (int, float), "boolean": bool}
-        matches = any(
-            isinstance(parsed, kinds[kind]) and (kind == "boolean") == isinstance(parsed, bool)
-            for kind in types
-            if kind in kinds
-        )
-        return parsed if matches else value
+        kind = {bool: "boolean", int: "integer", float: "number"}.get(type(parsed))
+        return parsed if kind in types or (kind == "integer" and "number" in types) else value
     if value is None and "string" in types and "null" not in types:
         return ""
     if isinstance(value, list) and "items" in schema:
@@ -89,8 +77,8 @@ def _first_error(config: dict, schema: dict) -> tuple[str, str] | None:
     validator = _with_defaults(jsonschema.Draft202012Validator, schema.get("$defs", {}))(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None and error.validator in ("oneOf", "anyOf"):
-        # "not valid under any of the given schemas" hides what was wrong:
-        # report the alternative of the value's own kind (a string's enum).
+        # "not valid under any of the given schemas" hides what was wrong: report the alternative of the
+        # value's own kind (a string's enum).
         error = jsonschema.exceptions.best_match(e for e in error.context if e.validator != "type") or error
     if error is None:
         return None
@@ -118,20 +106,14 @@ def merge(base: dict, override: dict) -> dict:
     """`override` laid over `base`, nested mappings merged key by key."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
+        nested = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = merge(merged[key], value) if nested else value
     return merged
 
 
 def resolve(config: dict, schema_file: Path = SCHEMA) -> dict:
-    """The config with its preset applied.
-
-    The config is validated, then every preset laid over it, so that a typo
-    in a preset not chosen today is found now; a preset's error names the
-    key inside presets.NAME.
-    """
+    """The config, validated, with its preset applied; every preset is checked over it, so that a typo in a
+    preset not chosen today is found now (the error names the key inside presets.NAME)."""
     validate(config, schema_file)
     schema = _schema(schema_file)
     for name, preset in config["presets"].items():
@@ -143,27 +125,19 @@ def resolve(config: dict, schema_file: Path = SCHEMA) -> dict:
         raise StudyError(f"config error: preset: no presets.{config['preset']} section")
     effective = merge(config, preset)
     validate(effective, schema_file)
-    _check_questions(effective)
-    return effective
-
-
-def _check_questions(config: dict) -> None:
-    """The questions a chosen question builds on must be chosen too."""
-    chosen = set(config["questions"])
-    needs = {"a4": {"a1", "a2", "a3"}, "a3": set() if config["part_a"]["optimum"] else {"a2"}}
+    # The questions a chosen question builds on must be chosen too.
+    chosen = set(effective["questions"])
+    needs = {"a4": {"a1", "a2", "a3"}, "a3": set() if effective["part_a"]["optimum"] else {"a2"}}
     for key, needed in needs.items():
         if key in chosen and not needed <= chosen:
             missing = ", ".join(sorted(needed - chosen))
             raise StudyError(f"config error: questions: {key} builds on {missing}: list it too (or leave {key} out)")
+    return effective
 
 
 def load(workdir: Path = Path("."), configfiles=(), overrides=()) -> dict:
-    """The resolved config, read as Snakemake reads it: config.yaml, then
-    --configfile files, then --config KEY=VALUE items (YAML values).
-
-    Snakemake resolves the config it read with `resolve` (rules/common.smk);
-    `nnstudy status` and `nnstudy publish` read it through this function.
-    """
+    """The resolved config for `nnstudy status` and `publish`, read as Snakemake reads it (rules/common.smk
+    resolves its own): config.yaml, then --configfile files, then --config KEY=VALUE items (YAML values)."""
     base = Path(workdir) / "config.yaml"
     if not base.is_file():
         raise StudyError(f"no config.yaml in {Path(workdir).resolve()}: run this in the workflow directory")
@@ -182,9 +156,7 @@ def load(workdir: Path = Path("."), configfiles=(), overrides=()) -> dict:
 
 
 def preset_overrides(config: dict, schema_file: Path = SCHEMA) -> list[str]:
-    """One line per value of the config that the chosen preset replaces,
-    where the config's value is not the schema's default (so the user set it):
-    the preset wins, and the user is told."""
+    """A note per value the user set (it is not the schema's default) that the chosen preset replaces."""
     schema = _schema(schema_file)
     definitions = schema.get("$defs", {})
     preset = config["presets"].get(config["preset"]) or {}
@@ -213,22 +185,17 @@ def _leaves(tree: dict, path: tuple = ()):
 OUTPUT_FOLDERS = ("results", "logs", "benchmarks", "resources")
 
 
-def check_resume_dir(config: dict, workdir: Path = Path(".")) -> None:
-    """Refuse a resume folder that overlaps the outputs: clearing a finished
-    run's state would delete the run's own results (resume_dir: ".")."""
-    resume = (workdir / config["training"]["resume_dir"]).resolve()
+def check_inputs(config: dict) -> None:
+    """Fail early, naming the key, when a data file of a chosen part is missing, or the resume folder overlaps
+    the outputs (clearing a finished run's state would delete its own results, resume_dir: ".")."""
+    resume = Path(config["training"]["resume_dir"]).resolve()
     for name in OUTPUT_FOLDERS:
-        output = (workdir / name).resolve()
+        output = Path(name).resolve()
         if resume == output or output in resume.parents or resume in output.parents:
             raise StudyError(
                 f"config error: training.resume_dir: {config['training']['resume_dir']!r} overlaps the "
                 f"workflow's {name}/ folder; give the resume state a folder of its own (default: resume)"
             )
-
-
-def check_inputs(config: dict) -> None:
-    """Fail early, naming the key, when a data file of a chosen part is missing."""
-    check_resume_dir(config)
     if "part_a" in config["parts"] and config["cifar10_dir"]:
         folder = Path(config["cifar10_dir"])
         for name in (cifar.TRAIN_FILE, cifar.TEST_FILE, cifar.META_FILE):

@@ -1,22 +1,19 @@
 """Text data of Part B: CSV reading, character ids, word ids.
 
-The CSVs are UTF-8 (a leading byte-order mark is fine), one document per
-line: an integer label 1–14 (the 14 DBpedia classes of the course files),
-then the paragraph.  Any other label is an error naming its file and line, so
-that a typo can't become an extra class.
+The CSVs are UTF-8 (a leading byte-order mark is fine), one document per line: an integer label 1–14 (the
+14 DBpedia classes of the course files), then the paragraph.  Any other label is an error naming its file
+and line, so that a typo can't become an extra class.
 
-Character ids are the bytes of the paragraph's UTF-8 encoding, so there are
-exactly 256 possible ids; a non-ASCII character becomes its 2–4 UTF-8 bytes
-(e.g. "é" → 195, 169).  Id 0 (the NUL byte, which never occurs in text) pads.
+Character ids are the bytes of the paragraph's UTF-8 encoding, so there are exactly 256 possible ids; a
+non-ASCII character becomes its 2–4 UTF-8 bytes (e.g. "é" → 195, 169).  Id 0 (the NUL byte, which never
+occurs in text) pads.
 
-Word ids come from a vocabulary built on the training set only: 0 is `<pad>`,
-1 is `<unk>` (any word not in the vocabulary, e.g. a word seen only in the
-test set), then words by decreasing frequency, ties alphabetical.
+Word ids come from a vocabulary built on the training set only: 0 is `<pad>`, 1 is `<unk>` (any word not
+in the vocabulary, e.g. one seen only in the test set), then words by decreasing frequency, ties alphabetical.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import re
@@ -39,9 +36,8 @@ _NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 
 class Labels(list):
-    """A CSV's labels in row order, with the file line of each in `lines`, so
-    that a check made later (a test label the training set lacks) can name
-    the line."""
+    """A CSV's labels in row order, with each one's file line in `lines`, so that a later check (a test
+    label the training set lacks) can name the line."""
 
     def __init__(self):
         super().__init__()
@@ -55,47 +51,33 @@ class Documents:
 
 
 def read_csv(path: Path) -> Documents:
-    """Read `label,paragraph[,...]` lines (no header; trailing empty columns ok).
-
-    Every line is one document: a quote left open is an error on its line
-    instead of swallowing the lines after it, and errors name file lines.
-    """
+    """Read `label,paragraph[,...]` lines (no header; trailing empty columns ok), one document a line: a
+    quote left open is an error on its line instead of swallowing the lines after it."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     content = path.read_bytes().decode("utf-8-sig", errors="surrogateescape")
     documents = Documents(Labels(), [])
-    with _field_size_limit(len(content)):
+    # csv's field size limit (131,072) stops a quoted field that runs away through the rest of a file;
+    # parsing one line at a time already does, and a long paragraph is data (ids keep its start only).
+    previous = csv.field_size_limit(max(len(content), csv.field_size_limit()))
+    try:
         for line, raw in enumerate(io.StringIO(content, newline=""), start=1):
             document = _document(path, line, raw)
             if document is not None:
                 documents.labels.append(document[0])
                 documents.labels.lines.append(line)
                 documents.texts.append(document[1])
+    finally:
+        csv.field_size_limit(previous)
     if not documents.labels:
         raise DataError(f"{path}: no rows")
     return documents
 
 
-@contextlib.contextmanager
-def _field_size_limit(size: int):
-    """Let csv read fields of up to `size` characters.
-
-    Its default limit (131,072) stops a quoted field that runs away through
-    the rest of a file; parsing one line at a time already does, and a long
-    paragraph is data to read (ids keep its start only).
-    """
-    previous = csv.field_size_limit(max(size, csv.field_size_limit()))
-    try:
-        yield
-    finally:
-        csv.field_size_limit(previous)
-
-
 def _document(path: Path, line: int, raw: str) -> tuple[int, str] | None:
     """(label, paragraph) of one file line; None for a blank line."""
-    undecodable = _NOT_UTF8.search(raw)
-    if undecodable:
+    if undecodable := _NOT_UTF8.search(raw):
         byte = ord(undecodable.group()) - 0xDC00
         raise DataError(f"{path}:{line}: byte 0x{byte:02x} is not UTF-8; save the file as UTF-8")
     if "\0" in raw:
@@ -114,9 +96,8 @@ def _document(path: Path, line: int, raw: str) -> tuple[int, str] | None:
         raise DataError(f"{path}:{line}: label {label} outside {LABELS[0]}..{LABELS[-1]}")
     if len(row) < 2 or not row[1].strip():
         raise DataError(f"{path}:{line}: missing text column")
-    # The course files do not quote paragraphs, so a comma in the text
-    # spreads it over several columns; rejoin them, minus the empty
-    # trailing columns every row carries.
+    # The course files do not quote paragraphs, so a comma in the text spreads it over several columns;
+    # rejoin them, minus the empty trailing columns every row carries.
     return label, ",".join(cell for cell in row[1:] if cell).strip()
 
 
@@ -126,8 +107,7 @@ def label_mapping(train_labels) -> dict[int, int]:
 
 
 def encode_labels(labels, mapping: dict[int, int], source: str) -> np.ndarray:
-    """Class ids of `labels`; a label the training set lacks is an error, on
-    its line where `labels` come from `read_csv`."""
+    """Class ids of `labels`; a label the training set lacks is an error (on its line, from `read_csv`)."""
     lines = getattr(labels, "lines", None)
     for index, label in enumerate(labels):
         if label not in mapping:
@@ -153,10 +133,7 @@ def tokenize(text: str) -> list[str]:
 def build_vocabulary(texts, min_count: int = 1, max_size: int | None = None) -> list[str]:
     """Vocabulary of the given (training) texts: `<pad>`, `<unk>`, then words."""
     counts = Counter(word for text in texts for word in tokenize(text))
-    words = sorted(
-        (word for word, count in counts.items() if count >= min_count),
-        key=lambda word: (-counts[word], word),
-    )
+    words = sorted((word for word, count in counts.items() if count >= min_count), key=lambda w: (-counts[w], w))
     if max_size is not None:
         words = words[: max(0, max_size - 2)]
     return [PAD, UNK, *words]
@@ -165,7 +142,4 @@ def build_vocabulary(texts, min_count: int = 1, max_size: int | None = None) -> 
 def word_ids(texts, vocabulary: list[str], length: int = 100) -> np.ndarray:
     index = {word: i for i, word in enumerate(vocabulary)}
     unk = index[UNK]
-    return np.array(
-        [_fit([index.get(w, unk) for w in tokenize(text)], length) for text in texts],
-        dtype=np.int32,
-    )
+    return np.array([_fit([index.get(w, unk) for w in tokenize(text)], length) for text in texts], dtype=np.int32)
