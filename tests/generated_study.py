@@ -45,6 +45,7 @@ SECTIONS = [
 CONFIG = {
     "preset": "generated",
     "parts": ["part_a", "part_b"],
+    "questions": ["a1", "a2", "a3", "a4", "b5", "b6", "masking"],
     "text": {"length": 100},
     "seeds": list(SEEDS),
     "part_a": {
