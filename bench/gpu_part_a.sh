@@ -45,7 +45,6 @@ if [ "${1:-}" = prepare ]; then
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d .whl $BINARY || exit 1
   cp -r "${CIFAR10_DIR:-../shared/data/cifar10}" .gpudata/ || exit 1
-  grep -qsx '/.gpudata/' "$(git rev-parse --git-path info/exclude)" || echo '/.gpudata/' >> "$(git rev-parse --git-path info/exclude)"
   du -sh .whl .gpudata
   exit 0
 fi
@@ -99,7 +98,7 @@ t=$(date +%s)
 python3 bench/gpu_part_a_summary.py --phases "$PHASES" --probe /tmp/probe-default.json /tmp/probe-deterministic.json \
   --config /tmp/part_a_scan.yaml --out "$OUT" --models /tmp/shipped-models
 tar czf "$OUT/results.tgz" --ignore-failed-read results/part_a results/tables results/report.html \
-  logs resume/packs $(find resume -name history.json 2>/dev/null) --exclude='*.keras' 2>/dev/null
+  logs resume/part_a/packs $(find resume -name history.json 2>/dev/null) --exclude='*.keras' 2>/dev/null
 if [ -n "$(ls -A /tmp/shipped-models 2>/dev/null)" ]; then
   tar cf - -C /tmp/shipped-models . | split -b 15M - "$OUT/models.tar.part-"
 fi

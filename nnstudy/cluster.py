@@ -86,6 +86,8 @@ def training_packs(study: dict) -> list[list[str]]:
         return []
     pinned = study["part_a"]["optimum"]
     runs = plan.training_runs(study, tuple(pinned) if pinned else None)
+    if study["training"]["engine"] == "scan":  # Part A trains in packs of its own
+        runs = [run for run in runs if plan.run_wildcards(run)["part"] != "part_a"]
     return packs(runs, lambda run: run_minutes(study, run), size)
 
 

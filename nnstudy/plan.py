@@ -89,6 +89,8 @@ def run_settings(study: dict, run: str) -> dict:
     for key, default in _ENGINE_DEFAULTS.items():
         value = study["training"][key]
         settings[key] = value if isinstance(value, str) else value.get(family(settings), default)
+    if part == "part_a" and study["training"]["engine"] == "scan":  # fit runs' settings stay as they were
+        settings |= {"engine": "scan", "matmul_precision": study["training"]["matmul_precision"]}
     return settings
 
 

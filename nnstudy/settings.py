@@ -132,6 +132,10 @@ def resolve(config: dict, schema_file: Path = SCHEMA) -> dict:
         if key in chosen and not needed <= chosen:
             missing = ", ".join(sorted(needed - chosen))
             raise StudyError(f"config error: questions: {key} builds on {missing}: list it too (or leave {key} out)")
+    backend = effective["training"]["backend"]
+    backend = backend if isinstance(backend, str) else backend.get("cifar_cnn", "tensorflow")
+    if effective["training"]["engine"] == "scan" and backend != "jax":
+        raise StudyError(f"config error: training.engine: scan needs training.backend jax for cifar_cnn, not {backend}")
     return effective
 
 

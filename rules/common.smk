@@ -115,6 +115,68 @@ def training_minutes(run):
     return minutes
 
 
+# ---- Part A packs of the scan engine (training.engine: scan) -----------------
+
+# Run-folder patterns with {seed} (and A3's {c1}, {c2}) left as wildcards.
+GRID_PACK = list(
+    dict.fromkeys(
+        plan.part_a_run(c1, c2, seed="{seed}")
+        for c1, c2 in [*plan.grid_pairs(PART_A), (PART_A["c1"], PART_A["c2"])]
+    )
+)
+A3_PACK = [
+    plan.part_a_run(
+        "{c1}",
+        "{c2}",
+        entry.settings.get("optimizer", "sgd"),
+        entry.settings.get("dropout", 0.0),
+        seed="{seed}",
+    )
+    for entry in questions.entries("a3", PART_A)
+]
+
+
+def pack_files(pack):
+    """Every file of a pack's runs, the curves labelled for the report as a run's own job labels them."""
+    files = []
+    for run in pack:
+        files += [f"{run}/metrics.json", f"{run}/model.keras"]
+        files += [learning_curve(run, plot) for plot in CURVE_FILES]
+    return files
+
+
+def pack_runs(pack):
+    """A pack job's runs: each one's settings, output files, resume state and log."""
+
+    def runs(wildcards):
+        found = []
+        for pattern in pack:
+            run = pattern.format(**wildcards)
+            outputs = {name: f"{run}/{name}.png" for name in ("costs", "accuracies")}
+            outputs |= {"metrics": f"{run}/metrics.json", "model": f"{run}/model.keras"}
+            found.append(
+                {
+                    "settings": plan.run_settings(STUDY, run),
+                    "outputs": outputs,
+                    "state_dir": str(Path(TRAINING["resume_dir"]) / run),
+                    "log": f"logs/{run}.log",
+                }
+            )
+        return found
+
+    return runs
+
+
+def pack_minutes(pack):
+    """A pack asks for its longest run's time, times its size (nnstudy.cluster)."""
+
+    def minutes(wildcards, attempt):
+        runs = [pattern.format(**wildcards) for pattern in pack]
+        return cluster.pack_minutes(STUDY, runs, attempt)
+
+    return minutes
+
+
 # ---- the questions' runs ---------------------------------------------------
 
 

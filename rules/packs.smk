@@ -4,15 +4,6 @@
 # grid's optimum (A3) train one job each, as usual, unless the pair is pinned.
 
 
-def pack_outputs(pack):
-    """Every file of a pack's runs, the curves labelled for the report as their own jobs do."""
-    outputs = []
-    for run in pack:
-        outputs += [f"{run}/metrics.json", f"{run}/model.keras"]
-        outputs += [learning_curve(run, plot) for plot in CURVE_FILES]
-    return outputs
-
-
 def pack_memory(pack):
     """The memory of its runs' jobs together."""
 
@@ -20,13 +11,6 @@ def pack_memory(pack):
         return len(pack) * training_memory(wildcards, attempt)
 
     return memory
-
-
-def pack_minutes(pack):
-    def minutes(wildcards, attempt):
-        return cluster.pack_minutes(STUDY, pack, attempt)
-
-    return minutes
 
 
 for pack_index, pack in enumerate(cluster.training_packs(STUDY)):
@@ -37,7 +21,7 @@ for pack_index, pack in enumerate(cluster.training_packs(STUDY)):
         input:
             sorted({path for run in pack for path in run_data(run)}),
         output:
-            pack_outputs(pack),
+            pack_files(pack),
         log:
             f"logs/packs/pack-{pack_index}.log",
         benchmark:

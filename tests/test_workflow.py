@@ -65,6 +65,12 @@ def test_smoke_study_produces_every_output(request, backend):
     states = sorted((smoke_run / "resume").rglob("history.json"))
     assert len(states) == len(part_a) + len(part_b)
     assert all(len(json.loads(state.read_text())["history"]) == 2 for state in states)
+    if backend == "jax":  # Part A on the scan engine: two packs; every run keeps its own files and log lines
+        assert {metrics.read(path)["hyperparameters"]["engine"] for path in part_a} == {"scan"}
+        assert {metrics.read(path)["hyperparameters"]["matmul_precision"] for path in part_a} == {"float32"}
+        assert len(list((smoke_run / "logs/part_a/packs").glob("*.log"))) == 2
+        a1_log = (smoke_run / "logs/results/part_a/runs/c1-50_c2-60_sgd_dropout-0_seed-1.log").read_text()
+        assert "] epoch 2/2  train loss" in a1_log and "done: max test accuracy" in a1_log
     benchmark = next((smoke_run / "benchmarks").rglob("*.tsv"))
     assert benchmark.read_text().startswith("s\t")
     assert_clean_logs(smoke_run / "logs")
