@@ -28,3 +28,7 @@ def main(argv=None) -> None:
         publish.main(argv[1:])
     else:
         sys.exit(f"nnstudy: unknown command {argv[0]!r}\n{USAGE}")
+
+
+if __name__ == "__main__":
+    main()

@@ -8,11 +8,17 @@ process, so that whatever a killed job wrote still reaches its log):
 Dropped: absl INFO / WARNING lines (I0000 …, W0000 …), absl's banner, and
 ERROR lines that are known to be harmless. Every other line, C++ errors and
 Python tracebacks included, is appended to LOG_FILE.
+
+The filter ignores SIGTERM and SIGINT: SLURM and Ctrl-C send them to every
+process of a job, and the job's last lines (a stopped training saying where
+it stopped) must still reach the log. It ends when the job's end of the pipe
+closes, however the job ends.
 """
 
 from __future__ import annotations
 
 import re
+import signal
 import sys
 
 _ABSL = re.compile(rb"^([IWE])\d{4} [\d:.]+\s+\d+ \S+:\d+\] ")
@@ -36,6 +42,8 @@ def is_noise(line: bytes) -> bool:
 
 
 def main() -> None:
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, signal.SIG_IGN)
     with open(sys.argv[1], "ab", buffering=0) as log:
         for line in sys.stdin.buffer:
             if not is_noise(line):

@@ -5,7 +5,8 @@ derived from (run seed, epoch) and draws its batch order from it, so a run
 that is killed and resumed from its last checkpoint follows the same path as
 one that never stopped.  The resume state (model, optimizer, history) is
 written on a time cadence and at the end, outside the job's declared outputs,
-which Snakemake deletes when a job fails.
+which Snakemake deletes when a job fails. A stop signal (SIGTERM, SIGINT)
+abandons the running epoch and saves the finished ones (nnstudy.faults).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from nnstudy import metrics
+from nnstudy import faults, metrics
 
 # Evaluating the test set in large batches costs less per image; the metrics
 # are sample-weighted means, so the batch size does not change them.
@@ -172,14 +173,28 @@ class EpochBatches(keras.utils.PyDataset):
 
 
 class EpochBookkeeping(keras.callbacks.Callback):
-    """Per-epoch seeding before, history, log line and checkpoint after."""
+    """Per-epoch seeding before, history, log line and checkpoint after; a stop request between steps."""
 
-    def __init__(self, batches, seed, state, history, epochs, checkpoint_seconds, log):
+    def __init__(self, batches, seed, state, history, epochs, checkpoint_seconds, log, stop):
         super().__init__()
         self.batches, self.seed, self.state = batches, seed, state
         self.history, self.epochs = history, epochs
-        self.checkpoint_seconds, self.log = checkpoint_seconds, log
+        self.checkpoint_seconds, self.log, self.stop = checkpoint_seconds, log, stop
         self.last_checkpoint = time.monotonic()
+        self.saved, self.finished = len(history), None  # epochs in the state on disk; the last epoch's values
+
+    def on_train_batch_begin(self, batch, logs=None):
+        """Stop requested: abandon the running epoch, save the finished ones (fit's ending must fit
+        SLURM's grace period; an epoch at paper settings may take 20 s on a CPU, a step a fraction of one)."""
+        if not self.stop:
+            return
+        model = self.model  # on JAX, reading it brings the running epoch's values in: restore after
+        if len(self.history) > self.saved:
+            for variable, value in zip(_state_variables(model), self.finished):
+                variable.assign(value)
+            self.state.save(model, self.history)
+        done = len(self.history)
+        raise faults.Stopped(self.stop.signum, f"after epoch {done}; the state is saved" if done else "in epoch 1")
 
     def on_epoch_begin(self, epoch, logs=None):
         _reseed(self.model, epoch_seed(self.seed, epoch))
@@ -200,7 +215,14 @@ class EpochBookkeeping(keras.callbacks.Callback):
         due = time.monotonic() - self.last_checkpoint >= self.checkpoint_seconds
         if due or epoch + 1 == self.epochs:
             self.state.save(self.model, self.history)
-            self.last_checkpoint = time.monotonic()
+            self.saved, self.last_checkpoint = len(self.history), time.monotonic()
+        else:  # kept in memory for a stop in the next epoch (copying even the largest model takes 2 ms)
+            self.finished = [keras.ops.copy(variable) for variable in _state_variables(self.model)]
+
+
+def _state_variables(model: keras.Model) -> list:
+    """What a resume state saves: the model's variables and the optimizer's."""
+    return [*model.variables, *model.optimizer.variables]
 
 
 def fit(
@@ -224,7 +246,9 @@ def fit(
     (nnstudy.identity.code_identity) guard against resuming a state saved
     under other settings or by other code.  The state is
     saved when `checkpoint_seconds` have passed since the last save, and
-    after the last epoch; a killed run loses at most that interval.
+    after the last epoch; a killed run loses at most that interval, a run
+    stopped by SIGTERM or SIGINT none of its finished epochs (it raises
+    nnstudy.faults.Stopped).
     `callbacks` run after the bookkeeping (which has the epoch's history).
     Returns the trained model and one history entry per epoch.
     """
@@ -241,14 +265,16 @@ def fit(
     else:
         log(f"resuming after epoch {len(history)} of {epochs} from {state_dir}")
     batches = EpochBatches(data.x_train, data.y_train, batch_size, seed)
-    model.fit(
-        batches,
-        initial_epoch=len(history),
-        epochs=epochs,
-        shuffle=False,  # the batches' order is EpochBatches' own
-        validation_data=(data.x_test, data.y_test),
-        validation_batch_size=EVALUATION_BATCH_SIZE,
-        callbacks=[EpochBookkeeping(batches, seed, state, history, epochs, checkpoint_seconds, log), *callbacks],
-        verbose=0,
-    )
+    with faults.stop_requests() as stop:
+        bookkeeping = EpochBookkeeping(batches, seed, state, history, epochs, checkpoint_seconds, log, stop)
+        model.fit(
+            batches,
+            initial_epoch=len(history),
+            epochs=epochs,
+            shuffle=False,  # the batches' order is EpochBatches' own
+            validation_data=(data.x_test, data.y_test),
+            validation_batch_size=EVALUATION_BATCH_SIZE,
+            callbacks=[bookkeeping, *callbacks],
+            verbose=0,
+        )
     return model, history
