@@ -24,6 +24,7 @@ it, which is why a new lock folder is created whole, with every slot file in it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -173,9 +174,13 @@ def _may_create(dir_fd: int, name: str, missing_since: dict, now: float) -> bool
 
 
 def _claim(fd: int) -> None:
-    """Write the holder's pid into its lock file, for the wait-limit message and for people."""
+    """Write the holder's pid into its lock file, for the wait-limit message and for people.
+
+    The lock holds without it: on a full disk (/tmp, most often) the pid is left out, not the job.
+    """
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    with contextlib.suppress(OSError):
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
 
 
 def _put_back(dir_fd: int, name: str) -> int | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnstudy import cifar, identity, metrics, plan, runtime, text
+from nnstudy import cifar, faults, identity, metrics, plan, runtime, text
 from nnstudy.errors import StudyError
 
 
@@ -53,7 +53,7 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
         callbacks=callbacks,
         log=log,
     )
-    model.save(outputs["model"])
+    faults.write_atomically(outputs["model"], model.save)  # a model file is whole or absent (a full disk)
     document = {
         **run,
         "history": history,

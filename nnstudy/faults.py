@@ -7,14 +7,23 @@ Inside `stop_requests()` either signal only sets a flag, which a training
 engine checks between steps (or chunks): it then saves the state of its
 finished epochs and raises `Stopped`, which `jobs.run` turns into one log
 line and the exit status of a process ended by that signal.
+
+Files that later runs read back (a resume state, metrics.json, a model) are
+written with `write_atomically`: a reader sees the old file or the whole new
+one, and a failed write (a full disk) leaves no partial file behind.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import signal
+from pathlib import Path
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# A full disk, a quota or a read-only folder: the user's to fix, no bug of ours.
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
 class Stopped(Exception):
@@ -50,3 +59,22 @@ def stop_requests():
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def write_atomically(path, write) -> None:
+    """`write(partial)` into a file beside `path`, then rename it to `path`; on any failure the partial file goes."""
+    path = Path(path)
+    partial = path.with_name(f"{path.name}.part{path.suffix}")  # Keras saves only to names ending in .keras
+    try:
+        write(partial)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def unwritable(err: BaseException, where: str) -> str | None:
+    """A full disk, quota or read-only folder in one line naming the file (else `where`); None for other errors."""
+    if isinstance(err, OSError) and err.errno in WRITE_ERRORS:
+        return f"cannot write {err.filename or where}: {err.strerror}; free space (or make it writable) and run again"
+    return None

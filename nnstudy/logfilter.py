@@ -7,7 +7,8 @@ process, so that whatever a killed job wrote still reaches its log):
 
 Dropped: absl INFO / WARNING lines (I0000 …, W0000 …), absl's banner, and
 ERROR lines that are known to be harmless. Every other line, C++ errors and
-Python tracebacks included, is appended to LOG_FILE.
+Python tracebacks included, is appended to LOG_FILE, or, once LOG_FILE cannot
+be written (a full disk), to the terminal after one line saying so.
 
 The filter ignores SIGTERM and SIGINT: SLURM and Ctrl-C send them to every
 process of a job, and the job's last lines (a stopped training saying where
@@ -45,9 +46,18 @@ def main() -> None:
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, signal.SIG_IGN)
     with open(sys.argv[1], "ab", buffering=0) as log:
+        out = log
         for line in sys.stdin.buffer:
-            if not is_noise(line):
-                log.write(line)
+            if is_noise(line):
+                continue
+            try:
+                out.write(line)
+            except OSError as err:
+                print(
+                    f"error: cannot write the log {sys.argv[1]}: {err.strerror}; its lines follow here", file=sys.stderr
+                )
+                out = sys.stderr.buffer
+                out.write(line)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnstudy import faults
 from nnstudy.errors import StudyError
 
 
@@ -53,7 +54,8 @@ def logged_epochs(log_text: str) -> list[dict]:
 
 
 def write(path: Path, document: dict) -> None:
-    Path(path).write_text(json.dumps(document, indent=1) + "\n")
+    """Atomically (nnstudy.faults): a reader never sees a metrics.json cut short."""
+    faults.write_atomically(path, lambda partial: partial.write_text(json.dumps(document, indent=1) + "\n"))
 
 
 def read(path: Path) -> dict:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import keras
 import numpy as np
 
 from nnstudy import faults, metrics
+from nnstudy.errors import StudyError
 
 # Evaluating the test set in large batches costs less per image; the metrics
 # are sample-weighted means, so the batch size does not change them.
@@ -106,28 +106,26 @@ class ResumeState:
         return None, []
 
     def save(self, model: keras.Model, history: list[dict]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
         model_file = f"epoch-{len(history):05d}.keras"
-        partial = self.directory / f"{model_file}.part.keras"
-        model.save(partial)
-        os.replace(partial, self.directory / model_file)
-        self._write_history(model_file, history)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            faults.write_atomically(self.directory / model_file, model.save)
+            self._write_history(model_file, history)
+        except OSError as err:
+            raise StudyError(
+                f"cannot save the resume state in {self.directory}: {err.strerror or err}; "
+                "free space (or make it writable) and run again: the job resumes from its last saved epoch"
+            ) from None
         for old in self.directory.glob("epoch-*.keras"):
             if old.name != model_file:
                 old.unlink()
 
     def _write_history(self, model_file: str, history: list[dict]) -> None:
         payload = {"fingerprint": self.fingerprint, "code": self.code, "model_file": model_file, "history": history}
-        _write_json_atomically(self.history_file, payload)
+        faults.write_atomically(self.history_file, lambda partial: partial.write_text(json.dumps(payload)))
 
     def clear(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def _write_json_atomically(path: Path, payload) -> None:
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(json.dumps(payload))
-    os.replace(partial, path)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

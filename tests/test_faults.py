@@ -1,13 +1,16 @@
-"""Faults a long study meets, as a user meets them: stop signals."""
+"""Faults a long study meets, as a user meets them: stop signals, a full disk,
+a full /tmp under the GPU slots."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import keras
@@ -18,7 +21,8 @@ from conftest import REPO, SNAKEMAKE, copy_workflow, nnstudy_status, smoke_confi
 from conftest import status_rows as rows_of
 from test_training import curves, run
 
-from nnstudy import faults, metrics
+from nnstudy import devices, faults, metrics
+from nnstudy.errors import StudyError
 
 RUN = "results/part_a/runs/c1-10_c2-20_sgd_dropout-0_seed-1"
 
@@ -101,3 +105,89 @@ def test_stop_signals_to_every_process_of_a_training_job_save_it_and_the_rerun_r
     snakemake(workflow, "--cores", "1", f"{RUN}/metrics.json", *config)
     assert f"resuming after epoch {second} of 12" in log.read_text()
     assert [entry["epoch"] for entry in metrics.read(workflow / RUN / "metrics.json")["history"]] == list(range(1, 13))
+
+
+@pytest.fixture
+def tmpfs():
+    """mount(folder, size): a small tmpfs there, unmounted after the test."""
+    mounted = []
+
+    def mount(folder, size):
+        folder.mkdir(parents=True, exist_ok=True)
+        command = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (root only): {done.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in reversed(mounted):
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)  # detached even if a process holds a file
+
+
+def resize(folder, size):
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(folder)], check=True)
+
+
+def fill(folder):
+    with (folder / "filler").open("wb", buffering=0) as filler, contextlib.suppress(OSError):
+        while True:
+            filler.write(b"\0" * 4096)
+    assert shutil.disk_usage(folder).free == 0
+
+
+def test_a_full_tmp_costs_a_gpu_slot_its_pid_line_not_the_job(tmpfs, tmp_path):
+    """A job takes its slot on a full /tmp (the lock needs no space); another then waits for it."""
+    full = tmpfs(tmp_path / "tmp", "64k")
+    fill(full)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from nnstudy import devices; print(devices.acquire(['0'], {str(full / 'slots')!r})); input()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert holder.stdout.readline() == "0\n"
+        with pytest.raises(StudyError, match=r"came free in 0 min \(held: gpu0-slot0.lock by pid \?\)"):
+            devices.acquire(["0"], full / "slots", wait_minutes=0, log=lambda message: None)
+    finally:
+        holder.communicate("\n", timeout=30)
+
+
+@pytest.mark.integration
+def test_a_full_disk_ends_the_job_in_one_line_and_the_rerun_after_freeing_space_resumes(tmpfs, tmp_path):
+    """Full in turn: the log folder (its lines go to the terminal), the resume folder
+    (a state of one model fits, not two), the run's results folder."""
+    workflow = copy_workflow(tmp_path / "workflow")
+    shutil.copytree(REPO / "nnstudy", workflow / "nnstudy")
+    config = [f"{RUN}/metrics.json", *smoke_config("training={checkpoint_seconds: 0}")]
+    state, results = tmpfs(workflow / "resume" / RUN, "700k"), workflow / RUN
+    fill(tmpfs((workflow / "logs" / RUN).parent, "64k"))
+    first = snakemake(workflow, "--cores", "1", *config, check=False)
+    log = f"logs/{RUN}.log"
+    assert f"error: cannot write the log {log}: No space left on device; its lines follow here" in first.stderr
+    assert re.search(r"^\[[\d:]+\] epoch 1/2 ", first.stderr, re.M)
+    assert (
+        f"error in rule train_cifar: cannot save the resume state in resume/{RUN}: No space left on device; "
+        "free space (or make it writable) and run again: the job resumes from its last saved epoch"
+    ) in first.stderr
+    assert sorted(path.name for path in state.iterdir()) == ["epoch-00001.keras", "history.json"]
+    assert json.loads((state / "history.json").read_text())["model_file"] == "epoch-00001.keras"
+
+    (workflow / "logs" / RUN).parent.joinpath("filler").unlink()
+    resize(state, "8m")
+    tmpfs(results, "200k")
+    second = snakemake(workflow, "--cores", "1", *config, check=False)
+    assert f"error in rule train_cifar: cannot write {RUN}: No space left on device" in second.stderr
+    assert "resuming after epoch 1 of 2" in (workflow / log).read_text() and not list(results.iterdir())
+
+    resize(results, "8m")
+    snakemake(workflow, "--cores", "1", *config)
+    assert "all 2 epochs are in the resume state" in (workflow / log).read_text()
+    assert len(metrics.read(results / "metrics.json")["history"]) == 2
