@@ -11,6 +11,9 @@ import numpy as np
 from nnstudy import faults
 from nnstudy.errors import StudyError
 
+# What every reader of a metrics.json relies on.
+REQUIRED = ("run", "hyperparameters", "history", "summary")
+
 
 def summarize(history: list[dict]) -> dict:
     """Final / max / mean test accuracy and the (1-based) epoch of the best."""
@@ -59,11 +62,27 @@ def write(path: Path, document: dict) -> None:
 
 
 def read(path: Path) -> dict:
-    try:
-        document = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise StudyError(f"{path}: unreadable metrics ({err})") from None
-    for key in ("run", "hyperparameters", "history", "summary"):
-        if key not in document:
-            raise StudyError(f"{path}: metrics lack {key!r}")
-    return document
+    """A run's metrics document (see read_all)."""
+    return read_all([path])[0]
+
+
+def read_all(paths) -> list[dict]:
+    """The metrics documents of `paths`, or a StudyError naming every damaged one (cut short
+    by a crash or a bad copy, or no metrics document) and the command that writes them anew:
+    a finished run keeps its final resume state, so its job rewrites them in seconds."""
+    documents, damaged = [], {}
+    for path in paths:
+        try:
+            documents.append(json.loads(Path(path).read_text()))
+            lacking = [key for key in REQUIRED if key not in documents[-1]]
+            if lacking:
+                damaged[str(path)] = f"no {', '.join(lacking)}"
+        except (OSError, ValueError, TypeError) as err:  # TypeError: JSON that is no object
+            damaged[str(path)] = str(err)
+    if damaged:
+        problems = "; ".join(f"{path}: {problem}" for path, problem in damaged.items())
+        raise StudyError(
+            f"damaged metrics ({problems}); to write them anew, run the study's snakemake command "
+            f"with --forcerun {' '.join(damaged)}"
+        )
+    return documents

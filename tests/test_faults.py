@@ -1,5 +1,5 @@
 """Faults a long study meets, as a user meets them: stop signals, a full disk,
-a full /tmp under the GPU slots."""
+a damaged metrics.json, a full /tmp under the GPU slots."""
 
 from __future__ import annotations
 
@@ -191,3 +191,28 @@ def test_a_full_disk_ends_the_job_in_one_line_and_the_rerun_after_freeing_space_
     snakemake(workflow, "--cores", "1", *config)
     assert "all 2 epochs are in the resume state" in (workflow / log).read_text()
     assert len(metrics.read(results / "metrics.json")["history"]) == 2
+
+
+@pytest.mark.integration
+def test_a_damaged_metrics_file_is_named_with_the_command_that_writes_it_anew(tmp_path):
+    workflow = copy_workflow(tmp_path / "workflow")
+    shutil.copytree(REPO / "nnstudy", workflow / "nnstudy")
+    config = smoke_config("questions=[a1]", "parts=[part_a]")
+    run_dir = "results/part_a/runs/c1-50_c2-60_sgd_dropout-0_seed-1"
+    snakemake(workflow, "--cores", "2", "results/tables/all_runs.csv", *config)
+    document = workflow / run_dir / "metrics.json"
+    document.write_bytes(document.read_bytes()[:500])  # a copy cut short
+    status = nnstudy_status(workflow, *config).stdout
+    assert rows_of(status)[run_dir.rsplit("/", 1)[1]][:2] == ["damaged", "2/2"]
+    fix = f"to write the damaged anew, run the study's snakemake command with --forcerun {run_dir}/metrics.json"
+    assert "1 runs: 0 done, 1 damaged" in status and fix in status
+
+    failed = snakemake(workflow, "--cores", "2", "results/tables/all_runs.csv", *config, check=False)
+    assert re.search(
+        rf"error in rule all_runs_table: damaged metrics \({run_dir}/metrics.json: .*\); to write them anew, "
+        rf"run the study's snakemake command with --forcerun {run_dir}/metrics.json\n",
+        failed.stderr,
+    )
+    snakemake(workflow, "--cores", "2", "results/tables/all_runs.csv", "--forcerun", f"{run_dir}/metrics.json", *config)
+    assert "all 2 epochs are in the resume state" in (workflow / "logs" / f"{run_dir}.log").read_text()
+    assert rows_of(nnstudy_status(workflow, *config).stdout)[run_dir.rsplit("/", 1)[1]][0] == "done"
