@@ -1,5 +1,5 @@
 """Faults a long study meets, as a user meets them: stop signals, a full disk,
-a damaged metrics.json, a full /tmp under the GPU slots."""
+a damaged metrics.json, a failed publication, a full /tmp under the GPU slots."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, SNAKEMAKE, copy_workflow, nnstudy_status, smoke_config, snakemake
+from conftest import REPO, SNAKEMAKE, copy_workflow, nnstudy, nnstudy_status, smoke_config, snakemake
 from conftest import status_rows as rows_of
 from test_training import curves, run
 
-from nnstudy import devices, faults, metrics
+from nnstudy import devices, faults, metrics, publish
 from nnstudy.errors import StudyError
 
 RUN = "results/part_a/runs/c1-10_c2-20_sgd_dropout-0_seed-1"
@@ -216,3 +216,33 @@ def test_a_damaged_metrics_file_is_named_with_the_command_that_writes_it_anew(tm
     snakemake(workflow, "--cores", "2", "results/tables/all_runs.csv", "--forcerun", f"{run_dir}/metrics.json", *config)
     assert "all 2 epochs are in the resume state" in (workflow / "logs" / f"{run_dir}.log").read_text()
     assert rows_of(nnstudy_status(workflow, *config).stdout)[run_dir.rsplit("/", 1)[1]][0] == "done"
+
+
+def test_publishing_is_all_or_nothing(tmp_path):
+    """A workflow without a finished study publishes nothing, not even a folder; a
+    republish that fails leaves the earlier publication and the project README as they were."""
+    workflow = copy_workflow(tmp_path / "workflow")
+    published = REPO / "docs/paper-results"
+    (workflow / "run.log").write_text("[Thu Nov 26 11:42:48 2026]\nlocalrule x:\n[Thu Nov 26 13:05:10 2026]\n")
+    args = ["--configfile", str(published / "config.yaml"), "--command", "snakemake", "--snakemake-log", "run.log"]
+    empty = nnstudy(workflow, "publish", "docs/new", *args, check=False)
+    assert empty.returncode == 1 and empty.stderr.startswith("error: results: no finished study to publish (no ")
+    assert len(empty.stderr.splitlines()) == 1 and not (workflow / "docs/new").exists()
+
+    for source, name in publish.COPIED:  # a finished study's results: the publication's own copies
+        (workflow / "results" / source).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(published / name, workflow / "results" / source)
+    shutil.copy(REPO / "README.md", workflow / "README.md")
+    folder = workflow / "docs/paper-results"
+    shutil.copytree(published, folder)
+    nnstudy(workflow, "publish", "docs/paper-results", *args)
+    assert json.loads((folder / "publication.json").read_text())["command"] == "snakemake"
+    (folder / "explanations.yaml").write_text("{}\n")  # differences the README must explain, unexplained
+
+    def files():
+        return {path: path.read_bytes() for path in [workflow / "README.md", *folder.iterdir()]}
+
+    before = files()
+    failed = nnstudy(workflow, "publish", "docs/paper-results", *args, check=False)
+    assert failed.returncode == 1 and "explanations.yaml: no explanation for b" in failed.stderr
+    assert files() == before and [path.name for path in (workflow / "docs").iterdir()] == ["paper-results"]
