@@ -133,8 +133,10 @@ def train_pack(*, snakefile, config: dict, runs: list[str], cores: int, log) -> 
             "--", *(f"{run}/metrics.json" for run in runs),
         ]  # fmt: skip
         log(f"training {len(runs)} runs side by side: {', '.join(Path(run).name for run in runs)}")
-        with faults.stop_requests():
+        with faults.stop_requests() as stop:
             done = subprocess.run(command, stdout=sys.stdout, stderr=subprocess.STDOUT, check=False)
     failed = [run for run in runs if not Path(f"{run}/metrics.json").is_file()]
+    if stop and failed:
+        raise faults.Stopped(stop.signum, f"with {len(failed)} of {len(runs)} runs unfinished, their states saved")
     if done.returncode != 0 or failed:
         raise StudyError(f"{len(failed)} of {len(runs)} runs of the pack failed: {', '.join(failed)} (logs/<run>.log)")
