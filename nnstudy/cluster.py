@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from nnstudy import plan
+from nnstudy import faults, plan
 from nnstudy.errors import StudyError
 
 # Run folders of a pack train through these rules (rules/part_a.smk, part_b.smk).
@@ -101,7 +101,9 @@ def train_pack(*, snakefile, config: dict, runs: list[str], cores: int, log) -> 
 
     The inner Snakemake runs the runs' ordinary training jobs (their logs, benchmarks and resume states as
     ever) with packing off and a GPU slot for each; it keeps going when one fails, so the others finish, and
-    a retried pack rewrites those from their final resume state in seconds.
+    a retried pack rewrites those from their final resume state in seconds. A stop signal reaches the inner
+    Snakemake and its jobs too (SLURM and Ctrl-C signal every process of the job): the pack waits for them
+    to save their states instead of ending first, which on SLURM would take their processes with it.
     """
     inner = copy.deepcopy(config)
     inner.setdefault("cluster", {})["runs_per_allocation"] = 1
@@ -116,7 +118,10 @@ def train_pack(*, snakefile, config: dict, runs: list[str], cores: int, log) -> 
             "--", *(f"{run}/metrics.json" for run in runs),
         ]  # fmt: skip
         log(f"training {len(runs)} runs side by side: {', '.join(Path(run).name for run in runs)}")
-        done = subprocess.run(command, stdout=sys.stdout, stderr=subprocess.STDOUT, check=False)
+        with faults.stop_requests() as stop:
+            done = subprocess.run(command, stdout=sys.stdout, stderr=subprocess.STDOUT, check=False)
     failed = [run for run in runs if not Path(f"{run}/metrics.json").is_file()]
+    if stop and failed:
+        raise faults.Stopped(stop.signum, f"with {len(failed)} of {len(runs)} runs unfinished, their states saved")
     if done.returncode != 0 or failed:
         raise StudyError(f"{len(failed)} of {len(runs)} runs of the pack failed: {', '.join(failed)} (logs/<run>.log)")

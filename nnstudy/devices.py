@@ -17,6 +17,7 @@ folder is created whole, every slot file in it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -133,9 +134,13 @@ def _take(dir_fd: int, lock_dir: Path, name: str, missing_since: dict, now: floa
 
 
 def _claim(fd: int) -> None:
-    """Write the holder's pid into its lock file, for the wait-limit message and for people."""
+    """Write the holder's pid into its lock file, for the wait-limit message and for people.
+
+    The lock holds without it: on a full disk (/tmp, most often) the pid is left out, not the job.
+    """
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    with contextlib.suppress(OSError):
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
 
 
 def _guard(fd: int, dir_fd: int, path: Path, gpu: str, log) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnstudy import cifar, identity, metrics, plan, runtime, text
+from nnstudy import cifar, faults, identity, metrics, plan, runtime, text
 from nnstudy.errors import StudyError
 
 
@@ -65,7 +65,7 @@ def record(model, history: list[dict], run: dict, outputs: dict, started: float,
     `run`: run, part, label, seed, hyperparameters and code."""
     from nnstudy import plots
 
-    model.save(outputs["model"])
+    faults.write_atomically(outputs["model"], model.save)  # a model file is whole or absent (a full disk)
     document = {
         **run,
         "history": history,

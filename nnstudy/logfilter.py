@@ -3,12 +3,18 @@
 `jobs.run` pipes a job's stdout and stderr through this filter, `python -m nnstudy.logfilter LOG_FILE` (a
 separate process, so that whatever a killed job wrote still reaches its log).  Dropped: absl INFO / WARNING
 lines (I0000 …, W0000 …), absl's banner, and ERROR lines known to be harmless; every other line, C++ errors
-and Python tracebacks included, is appended to LOG_FILE.
+and Python tracebacks included, is appended to LOG_FILE, or, once LOG_FILE cannot be written (a full disk),
+to the terminal after one line saying so.
+
+The filter ignores SIGTERM and SIGINT: SLURM and Ctrl-C send them to every process of a job, and the job's
+last lines (a stopped training saying where it stopped) must still reach the log. It ends when the job's end
+of the pipe closes, however the job ends.
 """
 
 from __future__ import annotations
 
 import re
+import signal
 import sys
 
 _ABSL = re.compile(rb"^([IWE])\d{4} [\d:.]+\s+\d+ \S+:\d+\] ")
@@ -30,10 +36,21 @@ def is_noise(line: bytes) -> bool:
 
 
 def main() -> None:
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, signal.SIG_IGN)
     with open(sys.argv[1], "ab", buffering=0) as log:
+        out = log
         for line in sys.stdin.buffer:
-            if not is_noise(line):
-                log.write(line)
+            if is_noise(line):
+                continue
+            try:
+                out.write(line)
+            except OSError as err:
+                print(
+                    f"error: cannot write the log {sys.argv[1]}: {err.strerror}; its lines follow here", file=sys.stderr
+                )
+                out = sys.stderr.buffer
+                out.write(line)
 
 
 if __name__ == "__main__":

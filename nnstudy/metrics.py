@@ -8,7 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from nnstudy import faults
 from nnstudy.errors import StudyError
+
+# What every reader of a metrics.json relies on.
+REQUIRED = ("run", "hyperparameters", "history", "summary")
 
 
 def summarize(history: list[dict]) -> dict:
@@ -53,15 +57,32 @@ def logged_epochs(log_text: str) -> list[dict]:
 
 
 def write(path: Path, document: dict) -> None:
-    Path(path).write_text(json.dumps(document, indent=1) + "\n")
+    """Atomically (nnstudy.faults): a reader never sees a metrics.json cut short."""
+    faults.write_atomically(path, lambda partial: partial.write_text(json.dumps(document, indent=1) + "\n"))
 
 
 def read(path: Path) -> dict:
-    try:
-        document = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise StudyError(f"{path}: unreadable metrics ({err})") from None
-    for key in ("run", "hyperparameters", "history", "summary"):
-        if key not in document:
-            raise StudyError(f"{path}: metrics lack {key!r}")
-    return document
+    """A run's metrics document (see read_all)."""
+    return read_all([path])[0]
+
+
+def read_all(paths) -> list[dict]:
+    """The metrics documents of `paths`, or a StudyError naming every damaged one (cut short
+    by a crash or a bad copy, or no metrics document) and the command that writes them anew:
+    a finished run keeps its final resume state, so its job rewrites them in seconds."""
+    documents, damaged = [], {}
+    for path in paths:
+        try:
+            documents.append(json.loads(Path(path).read_text()))
+            lacking = [key for key in REQUIRED if key not in documents[-1]]
+            if lacking:
+                damaged[str(path)] = f"no {', '.join(lacking)}"
+        except (OSError, ValueError, TypeError) as err:  # TypeError: JSON that is no object
+            damaged[str(path)] = str(err)
+    if damaged:
+        problems = "; ".join(f"{path}: {problem}" for path, problem in damaged.items())
+        raise StudyError(
+            f"damaged metrics ({problems}); to write them anew, run the study's snakemake command "
+            f"with --forcerun {' '.join(damaged)}"
+        )
+    return documents

@@ -3,12 +3,17 @@
     python -m nnstudy.publish docs/paper-results --results results \
         --snakemake-log .snakemake/log/<run>.snakemake.log --command "snakemake ..."
 
-copies the workflow's own all_runs.csv, study tables and report.html, records
-how the run was made (publication.json) and writes README.md from the
+copies the workflow's own all_runs.csv, study tables and report.html (`COPIED`),
+records how the run was made (publication.json) and writes README.md from the
 folder's README.md.j2. Every number in README.md comes from all_runs.csv and
 the workflow's comparison tables (`render_readme`, which the tests repeat); differences from
 the reference beyond `EXPLAIN_ABOVE` need a written explanation in
 explanations.yaml, keyed "question: row".
+
+All or nothing: the inputs are checked first, and the publication is put
+together in a temporary folder beside the destination, which it replaces
+once complete; a failure leaves the destination (an earlier publication
+included) and the project README as they were.
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ import platform
 import re
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 import yaml
 
-from nnstudy import questions, settings
+from nnstudy import faults, questions, settings
 from nnstudy.analysis import reference, tables
 from nnstudy.analysis import runs as study_runs
 from nnstudy.errors import StudyError
@@ -37,6 +43,15 @@ EXPLAIN_ABOVE = 0.03
 # The published tables keep the names of the first publication.
 TABLES = {"b5": "b5_models", "b6": "b6_rnn_variants", "masking": "b_masking"}
 COMPARED = ("b5", "b6")
+# What a publication takes from the results folder: (file under --results, name in the publication).
+COPIED = [
+    ("tables/all_runs.csv", "all_runs.csv"),
+    ("report.html", "report.html"),
+    *((f"tables/{question}.md", f"{name}.md") for question, name in TABLES.items()),
+    *((f"tables/{question}_reference.csv", f"{question}_reference.csv") for question in COMPARED),
+]
+# What the publication folder holds before its first publication, written by hand.
+HANDWRITTEN = ("README.md.j2", "explanations.yaml")
 README_BLOCK = re.compile(r"(<!-- paper-results:b5 -->\n).*?(<!-- /paper-results:b5 -->)", re.DOTALL)
 
 
@@ -147,12 +162,12 @@ def readme_block(folder: Path, link: str) -> str:
     return f"{context['b5']}\n\n{source}\n"
 
 
-def update_project_readme(readme: Path, folder: Path) -> None:
+def project_readme(readme: Path, folder: Path, link: str) -> str:
+    """The project README's text with its B5 block filled from the publication in `folder`."""
     text = readme.read_text()
     if not README_BLOCK.search(text):
         raise StudyError(f"{readme}: no <!-- paper-results:b5 --> block to fill")
-    link = os.path.relpath(folder, readme.parent) + "/README.md"
-    readme.write_text(README_BLOCK.sub(lambda m: m[1] + readme_block(folder, link) + m[2], text))
+    return README_BLOCK.sub(lambda m: m[1] + readme_block(folder, link) + m[2], text)
 
 
 def run_times(snakemake_log: Path) -> tuple[str, float]:
@@ -186,30 +201,54 @@ def publish(
     readme: Path | None,
     note: str = "",
 ) -> None:
-    """Copy the run's files into `folder`, record its making, write README.md."""
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(results / "tables/all_runs.csv", folder / "all_runs.csv")
-    shutil.copy(results / "report.html", folder / "report.html")
-    for question, name in TABLES.items():
-        shutil.copy(results / f"tables/{question}.md", folder / f"{name}.md")
-    for question in COMPARED:
-        shutil.copy(results / f"tables/{question}_reference.csv", folder / f"{question}_reference.csv")
+    """Copy the run's files into `folder`, record its making, write README.md; all or nothing (see the module)."""
+    missing = [source for source, _ in COPIED if not (results / source).is_file()]
+    if missing:
+        raise StudyError(f"{results}: no finished study to publish (no {', '.join(missing)}); run the study first")
+    missing = [name for name in HANDWRITTEN if not (folder / name).is_file()]
+    if missing:
+        raise StudyError(f"{folder}: no {' or '.join(missing)} (a publication folder holds both before its first run)")
+    study_runs.read_all_runs(results / "tables/all_runs.csv")  # a damaged table is named here, not in the copy
     times = [run_times(path) for path in snakemake_logs]
-    publication = {
-        "command": command,
-        "note": note,
-        "config": config,
-        # The checkout that ran the workflow (its results folder's), not this one.
-        "commit": git_commit(results.resolve().parent),
-        "machine": _machine(),
-        "started": times[0][0],
-        "wall_seconds": sum(seconds for _, seconds in times),
-        "snakemake_invocations": len(times),
-    }
-    (folder / "publication.json").write_text(json.dumps(publication, indent=1) + "\n")
-    (folder / "README.md").write_text(render_readme(folder))
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        shutil.copytree(folder, staging, dirs_exist_ok=True)  # the hand-written files, and the folder's mode
+        for source, name in COPIED:
+            shutil.copy(results / source, staging / name)
+        publication = {
+            "command": command,
+            "note": note,
+            "config": config,
+            # The checkout that ran the workflow (its results folder's), not this one.
+            "commit": git_commit(results.resolve().parent),
+            "machine": _machine(),
+            "started": times[0][0],
+            "wall_seconds": sum(seconds for _, seconds in times),
+            "snakemake_invocations": len(times),
+        }
+        (staging / "publication.json").write_text(json.dumps(publication, indent=1) + "\n")
+        (staging / "README.md").write_text(render_readme(staging))
+        if readme is not None:
+            link = os.path.relpath(folder, readme.parent) + "/README.md"
+            text = project_readme(readme, staging, link)
+        _replace_folder(folder, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     if readme is not None:
-        update_project_readme(readme, folder)
+        faults.write_atomically(readme, lambda partial: partial.write_text(text))
+
+
+def _replace_folder(folder: Path, new: Path) -> None:
+    """Put the folder `new` in the place of `folder`; the old one goes once the new one is in place."""
+    old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
+    os.rename(folder, old / folder.name)
+    try:
+        os.rename(new, folder)
+    except BaseException:
+        os.rename(old / folder.name, folder)
+        old.rmdir()
+        raise
+    shutil.rmtree(old)
 
 
 def main(argv=None) -> None:

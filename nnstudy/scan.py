@@ -23,8 +23,7 @@ would in `fit`:
   `evaluate` in batches of `training.EVALUATION_BATCH_SIZE`, as `fit`
   reports them for `validation_data`.
 
-A history entry's `seconds` is its chunk's wall time split evenly among its
-epochs (compiling is logged apart); every run of the pack shares it.
+A history entry's `seconds` is its chunk's wall time split among its epochs, shared by the pack's runs.
 Resume state: each run keeps `training.ResumeState`'s layout (a model file
 and `history.json`), which `nnstudy status` reads. At each chunk boundary
 every run saves, then the pack's manifest, written last and atomically,
@@ -42,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnstudy import metrics, training
+from nnstudy import faults, metrics, training
 from nnstudy.errors import StudyError
 
 # The config's names for the precision of float32 matrix products and
@@ -89,7 +88,7 @@ def matmul_precision(requested: str) -> str:
 
 def chunk_orders(seed: int, first: int, count: int, size: int) -> np.ndarray:
     """The batch orders of epochs first … first + count - 1, one row each."""
-    return np.stack([training.epoch_order(seed, epoch, size) for epoch in range(first, first + count)]).astype(np.int32)
+    return np.stack([training.epoch_order(seed, e, size) for e in range(first, first + count)]).astype(np.int32)
 
 
 def batch_rows(order, batch_size: int) -> tuple:
@@ -208,7 +207,7 @@ def _checkpoint(trained: list[Member], members: list[Member], manifest: Path) ->
         member.model_file = member.state.write(member.model, member.history)
     entries = {m.name: {"epoch": len(m.history), "model_file": m.model_file} for m in members if m.model_file}
     manifest.parent.mkdir(parents=True, exist_ok=True)
-    training.write_json_atomically(manifest, {"members": entries})
+    faults.write_atomically(manifest, lambda partial: partial.write_text(json.dumps({"members": entries})))
     for member in trained:
         member.state.prune(member.model_file)
 
@@ -255,11 +254,9 @@ def train_pack(
 ) -> list[tuple]:
     """Train every member for `epochs` on `data`, resuming from the last complete pack checkpoint.
 
-    Members train together in chunks of `chunk_epochs` and save their state
-    after each chunk. `deadline` (a `time.time()` value): no chunk starts
-    that the last chunk's pace says would end after it; the pack then
-    raises `DeadlineReached`, its state saved. `code`: the identity of the
-    training code (nnstudy.identity). Returns (model, history) per member.
+    Members train together in chunks of `chunk_epochs`, saving after each. `deadline` (a `time.time()`
+    value): no chunk starts that the last one's pace says would end after it; the pack then raises
+    `DeadlineReached`, its state saved. `code`: nnstudy.identity's. Returns (model, history) per member.
     """
     import jax
 
@@ -267,7 +264,8 @@ def train_pack(
     _start(members, data, epochs, manifest, code)
     arrays = jax.device_put((data.x_train, data.y_train, data.x_test, data.y_test))
     programs, pace = {}, 0.0
-    with jax.default_matmul_precision(MATMUL_PRECISIONS[matmul_precision]):
+    # A stop signal (SLURM, Ctrl-C) waits for the running chunk and its checkpoint.
+    with jax.default_matmul_precision(MATMUL_PRECISIONS[matmul_precision]), faults.stop_requests() as stop:
         while active := [m for m in members if len(m.history) < epochs]:
             first = [len(m.history) for m in active]
             length = min(chunk_epochs, epochs - max(first))
@@ -295,6 +293,8 @@ def train_pack(
                     member.history.append(entry)
                     member.log(metrics.epoch_line(entry, epochs))
             _checkpoint(active, members, manifest)
+            if stop:
+                raise faults.Stopped(stop.signum, f"after epoch {min(first) + length}; the state is saved")
             pace = (time.perf_counter() - started) / length
             log(f"epochs {min(first) + 1}–{min(first) + length} of {len(active)} runs: {seconds:.3f} s/epoch")
     return [(m.model, m.history) for m in members]

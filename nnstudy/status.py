@@ -25,13 +25,15 @@ from nnstudy.errors import StudyError
 
 SILENT_AFTER_SECONDS = 300
 STALE = "stale (code changed)"
+DAMAGED = "damaged"  # a metrics.json that does not parse (cut short, a bad copy)
+TRAINED = ("done", STALE, DAMAGED)  # no epoch left to train
 _FAILURE = re.compile(r"^(\[[\d:]+\] error: |Traceback )", re.MULTILINE)
 
 
 @dataclass
 class RunStatus:
     run: str
-    state: str  # done, STALE (done by other code than today's), running, interrupted, failed or waiting
+    state: str  # done, STALE (done by other code than today's), DAMAGED, running, interrupted, failed or waiting
     epochs_done: int
     epochs_total: int
     last_accuracy: float | None = None
@@ -73,7 +75,12 @@ def run_status(
     """`code(backend)`: today's code identity of the workflow's package."""
     metrics_path = f"{run}/metrics.json"
     started = _incomplete(workdir, metrics_path)
-    document = None if started else _json(workdir / metrics_path)
+    document, damaged = None, False
+    if not started and (workdir / metrics_path).exists():
+        try:
+            document = metrics.read(workdir / metrics_path)
+        except StudyError:
+            damaged = True
     if document is not None:
         history = document["history"]
         made_by = (document.get("code") or {}).get("identity")  # none: made before code identities
@@ -102,6 +109,8 @@ def run_status(
     alive = silent < SILENT_AFTER_SECONDS + 10 * typical
     if started:
         status = "running" if snakemake_running and alive else "interrupted"
+    elif damaged:
+        status = DAMAGED
     elif _FAILURE.search(log):
         status = "failed"
     else:
@@ -169,7 +178,7 @@ def render(statuses: list[RunStatus], pending: list[str]) -> str:
             _accuracy(s.last_accuracy),
             _accuracy(s.best_accuracy),
             "–" if s.seconds_per_epoch is None else f"{s.seconds_per_epoch:.2f}",
-            "–" if s.state in ("done", STALE) else _duration(s.eta_seconds),
+            "–" if s.state in TRAINED else _duration(s.eta_seconds),
         )
         for s in statuses
     ]
@@ -184,7 +193,7 @@ def render(statuses: list[RunStatus], pending: list[str]) -> str:
 def summary(statuses: list[RunStatus], pending: list[str]) -> str:
     counts = {
         state: sum(s.state == state for s in statuses)
-        for state in ("done", STALE, "running", "interrupted", "failed", "waiting")
+        for state in (*TRAINED, "running", "interrupted", "failed", "waiting")
     }
     parts = [f"{n} {state}" for state, n in counts.items() if n or state == "done"]
     text = f"{len(statuses)} runs: " + ", ".join(parts)
@@ -192,7 +201,10 @@ def summary(statuses: list[RunStatus], pending: list[str]) -> str:
         text += f"; {len(pending)} more ({', '.join(pending)}) once the grid picks the A3 pair"
     if counts[STALE]:
         text += "; --forcerun their targets to train them with today's code"
-    remaining = [s for s in statuses if s.state not in ("done", STALE)]
+    if counts[DAMAGED]:
+        targets = " ".join(f"{s.run}/metrics.json" for s in statuses if s.state == DAMAGED)
+        text += f"; to write the damaged anew, run the study's snakemake command with --forcerun {targets}"
+    remaining = [s for s in statuses if s.state not in TRAINED]
     if remaining:
         unknown = sum(s.eta_seconds is None for s in remaining)
         if unknown == len(remaining):

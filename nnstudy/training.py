@@ -5,7 +5,8 @@ derived from (run seed, epoch) and draws its batch order from it, so a run
 that is killed and resumed from its last checkpoint follows the same path as
 one that never stopped.  The resume state (model, optimizer, history) is
 written on a time cadence and at the end, outside the job's declared outputs,
-which Snakemake deletes when a job fails.
+which Snakemake deletes when a job fails. A stop signal (SIGTERM, SIGINT)
+abandons the running epoch and saves the finished ones (nnstudy.faults).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -22,7 +22,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from nnstudy import metrics
+from nnstudy import faults, metrics
+from nnstudy.errors import StudyError
 
 # Evaluating the test set in large batches costs less per image; the metrics
 # are sample-weighted means, so the batch size does not change them.
@@ -55,12 +56,10 @@ def compile_model(model: keras.Model, optimizer) -> keras.Model:
 
 
 class ResumeState:
-    """Model + optimizer + history after the last checkpointed epoch.
+    """Model + optimizer + history after the last checkpointed epoch, and the code that made them.
 
-    The model file is written first and the history last, each atomically,
-    so the history always names a model file that exists in full. The state
-    records the identity of the code that made it (nnstudy.identity): a state
-    made by other code is a result of that code, not of today's.
+    The model file is written first and the history last, each atomically, so the history always names a
+    model file that exists in full. A state made by other code (nnstudy.identity) is that code's result.
     """
 
     def __init__(self, directory: Path, fingerprint: dict, code: str | None = None):
@@ -109,12 +108,16 @@ class ResumeState:
 
     def write(self, model: keras.Model, history: list[dict]) -> str:
         """The model file, then the history naming it; older model files stay until `prune`."""
-        self.directory.mkdir(parents=True, exist_ok=True)
         model_file = f"epoch-{len(history):05d}.keras"
-        partial = self.directory / f"{model_file}.part.keras"
-        model.save(partial)
-        os.replace(partial, self.directory / model_file)
-        self._write_history(model_file, history)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            faults.write_atomically(self.directory / model_file, model.save)
+            self._write_history(model_file, history)
+        except OSError as err:
+            raise StudyError(
+                f"cannot save the resume state in {self.directory}: {err.strerror or err}; "
+                "free space (or make it writable) and run again: the job resumes from its last saved epoch"
+            ) from None
         return model_file
 
     def prune(self, keep: str) -> None:
@@ -125,16 +128,10 @@ class ResumeState:
 
     def _write_history(self, model_file: str, history: list[dict]) -> None:
         payload = {"fingerprint": self.fingerprint, "code": self.code, "model_file": model_file, "history": history}
-        write_json_atomically(self.history_file, payload)
+        faults.write_atomically(self.history_file, lambda partial: partial.write_text(json.dumps(payload)))
 
     def clear(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def write_json_atomically(path: Path, payload) -> None:
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(json.dumps(payload))
-    os.replace(partial, path)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -207,14 +204,28 @@ def history_entry(epoch: int, logs: dict, seconds: float) -> dict:
 
 
 class EpochBookkeeping(keras.callbacks.Callback):
-    """Per-epoch seeding before, history, log line and checkpoint after."""
+    """Per-epoch seeding before, history, log line and checkpoint after; a stop request between steps."""
 
-    def __init__(self, batches, seed, state, history, epochs, checkpoint_seconds, log):
+    def __init__(self, batches, seed, state, history, epochs, checkpoint_seconds, log, stop):
         super().__init__()
         self.batches, self.seed, self.state = batches, seed, state
         self.history, self.epochs = history, epochs
-        self.checkpoint_seconds, self.log = checkpoint_seconds, log
+        self.checkpoint_seconds, self.log, self.stop = checkpoint_seconds, log, stop
         self.last_checkpoint = time.monotonic()
+        self.saved, self.finished = len(history), None  # epochs in the state on disk; the last epoch's values
+
+    def on_train_batch_begin(self, batch, logs=None):
+        """Stop requested: abandon the running epoch, save the finished ones (fit's ending must fit
+        SLURM's grace period; an epoch at paper settings may take 20 s on a CPU, a step a fraction of one)."""
+        if not self.stop:
+            return
+        model = self.model  # on JAX, reading it brings the running epoch's values in: restore after
+        if len(self.history) > self.saved:
+            for variable, value in zip(_state_variables(model), self.finished):
+                variable.assign(value)
+            self.state.save(model, self.history)
+        done = len(self.history)
+        raise faults.Stopped(self.stop.signum, f"after epoch {done}; the state is saved" if done else "in epoch 1")
 
     def on_epoch_begin(self, epoch, logs=None):
         _reseed(self.model, epoch_seed(self.seed, epoch))
@@ -228,7 +239,14 @@ class EpochBookkeeping(keras.callbacks.Callback):
         due = time.monotonic() - self.last_checkpoint >= self.checkpoint_seconds
         if due or epoch + 1 == self.epochs:
             self.state.save(self.model, self.history)
-            self.last_checkpoint = time.monotonic()
+            self.saved, self.last_checkpoint = len(self.history), time.monotonic()
+        else:  # kept in memory for a stop in the next epoch (copying even the largest model takes 2 ms)
+            self.finished = [keras.ops.copy(variable) for variable in _state_variables(self.model)]
+
+
+def _state_variables(model: keras.Model) -> list:
+    """What a resume state saves: the model's variables and the optimizer's."""
+    return [*model.variables, *model.optimizer.variables]
 
 
 def fit(
@@ -245,16 +263,13 @@ def fit(
     callbacks: tuple[keras.callbacks.Callback, ...] = (),
     log=print,
 ) -> tuple[keras.Model, list[dict]]:
-    """Train for `epochs`, resuming from `state_dir` when it holds a state.
+    """Train for `epochs`, resuming from `state_dir` when it holds a state; (model, one entry per epoch).
 
-    `build()` returns a compiled model; it is only called for a fresh start.
-    `fingerprint` (JSON-able settings of the run, epochs aside) and `code`
-    (nnstudy.identity.code_identity) guard against resuming a state saved
-    under other settings or by other code.  The state is
-    saved when `checkpoint_seconds` have passed since the last save, and
-    after the last epoch; a killed run loses at most that interval.
-    `callbacks` run after the bookkeeping (which has the epoch's history).
-    Returns the trained model and one history entry per epoch.
+    `build()` returns a compiled model (for a fresh start only). `fingerprint` (JSON-able settings, epochs
+    aside) and `code` (nnstudy.identity) guard against resuming a state of other settings or code. The state
+    is saved when `checkpoint_seconds` have passed since the last save and after the last epoch: a killed run
+    loses at most that, a run stopped by SIGTERM or SIGINT none of its finished epochs (it raises
+    nnstudy.faults.Stopped). `callbacks` run after the bookkeeping (which has the epoch's history).
     """
     state = ResumeState(state_dir, fingerprint | {"data": data.digest()}, code)
     model, history = state.load(epochs, log)
@@ -269,14 +284,16 @@ def fit(
     else:
         log(f"resuming after epoch {len(history)} of {epochs} from {state_dir}")
     batches = EpochBatches(data.x_train, data.y_train, batch_size, seed)
-    model.fit(
-        batches,
-        initial_epoch=len(history),
-        epochs=epochs,
-        shuffle=False,  # the batches' order is EpochBatches' own
-        validation_data=(data.x_test, data.y_test),
-        validation_batch_size=EVALUATION_BATCH_SIZE,
-        callbacks=[EpochBookkeeping(batches, seed, state, history, epochs, checkpoint_seconds, log), *callbacks],
-        verbose=0,
-    )
+    with faults.stop_requests() as stop:
+        bookkeeping = EpochBookkeeping(batches, seed, state, history, epochs, checkpoint_seconds, log, stop)
+        model.fit(
+            batches,
+            initial_epoch=len(history),
+            epochs=epochs,
+            shuffle=False,  # the batches' order is EpochBatches' own
+            validation_data=(data.x_test, data.y_test),
+            validation_batch_size=EVALUATION_BATCH_SIZE,
+            callbacks=[bookkeeping, *callbacks],
+            verbose=0,
+        )
     return model, history

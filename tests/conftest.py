@@ -16,7 +16,6 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 CIFAR_DIR = SHARED_DATA / "cifar10"
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-NNSTUDY = Path(sys.executable).with_name("nnstudy")
 # What a copy of the workflow needs; results and caches stay behind.
 WORKFLOW_FILES = [
     "Snakefile",
@@ -58,14 +57,24 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800
     return result
 
 
-def nnstudy_status(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """The installed `nnstudy status` console script, run in `workdir`."""
+def nnstudy(workdir: Path, command: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`nnstudy COMMAND` as the console script runs it, with this checkout's package
+    (the installed one may be another checkout's), in `workdir`."""
     result = subprocess.run(  # noqa: PLW1510  the caller checks, with the output in the message
-        [str(NNSTUDY), "status", *args], cwd=workdir, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "nnstudy.cli", command, *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ | {"PYTHONPATH": str(REPO)},
     )
     if check and result.returncode != 0:
-        raise AssertionError(f"nnstudy status {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(f"nnstudy {command} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def nnstudy_status(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return nnstudy(workdir, "status", *args, check=check)
 
 
 def status_rows(output: str) -> dict[str, list[str]]:

@@ -18,7 +18,9 @@ def small_split(seed=0):
     return training.Split(x[:64], y[:64], x[64:], y[64:])
 
 
-def run(tmp_path, name, epochs, dropout=0.0, optimizer="adam", logs=None, checkpoint_seconds=60.0, log=None):
+def run(
+    tmp_path, name, epochs, dropout=0.0, optimizer="adam", logs=None, checkpoint_seconds=60.0, log=None, callbacks=()
+):
     def build():
         return training.compile_model(models.cifar_cnn(10, 20, dropout), models.optimizer(optimizer, 0.001))
 
@@ -31,6 +33,7 @@ def run(tmp_path, name, epochs, dropout=0.0, optimizer="adam", logs=None, checkp
         state_dir=tmp_path / name,
         fingerprint={"dropout": dropout, "optimizer": optimizer},
         checkpoint_seconds=checkpoint_seconds,
+        callbacks=callbacks,
         log=log or (logs.append if logs is not None else lambda message: None),
     )
     return history

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from nnstudy import metrics, plan, questions
+from nnstudy.errors import StudyError
 
 VERSION_KEYS = ("python", "keras", "tensorflow", "numpy")
 
@@ -23,8 +24,9 @@ INTEGER_COLUMNS = {
 
 
 def read_documents(metric_files) -> dict[str, dict]:
-    """{path: metrics document}, each file read once."""
-    return {str(path): metrics.read(path) for path in metric_files}
+    """{path: metrics document}, each file read once (every damaged one named in one error)."""
+    files = [str(path) for path in metric_files]
+    return dict(zip(files, metrics.read_all(files)))
 
 
 def runs_frame(documents: dict[str, dict]) -> pd.DataFrame:
@@ -80,7 +82,13 @@ def integer_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 def read_all_runs(path) -> pd.DataFrame:
     """all_runs.csv back as a frame (empty cells: NaN, integer columns Int64)."""
-    return integer_columns(pd.read_csv(path))
+    try:
+        return integer_columns(pd.read_csv(path))
+    except (OSError, ValueError) as err:  # pandas' parser errors are ValueErrors
+        raise StudyError(
+            f"{path}: unreadable table ({err}); to write it anew, "
+            f"run the study's snakemake command with --forcerun {path}"
+        ) from None
 
 
 def question_runs(key: str, runs: pd.DataFrame, config: dict, optimum=None) -> pd.DataFrame:
