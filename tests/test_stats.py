@@ -265,7 +265,7 @@ def test_with_one_seed_explaining_is_the_publish_rule():
         runs = study_runs.question_runs(key, published, config)
         theirs = reference.read_reference(questions.reference_files(key, REPO / "data/reference"))
         table = stats.reference_uncertainty(reference.reference_comparison(key, runs, theirs, config), runs, key)
-        rows = publish.comparison_rows(key, published, REPO / "data/reference", config)
+        rows = publish.comparison_rows(key, REPO / "docs/paper-results")
         assert table["explain_max_test_accuracy"].tolist() == [row["explain"] for row in rows]
         assert table["in_ci_max_test_accuracy"].isna().all()
 
