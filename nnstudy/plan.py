@@ -159,13 +159,18 @@ def needs_optimum(key: str, config: dict) -> bool:
     return any(entry.settings.get("pair") == "optimum" for entry in questions.entries(key, config))
 
 
+def part_seeds(study: dict, part: str) -> list[int]:
+    """The seeds of a part's runs: the part's own `seeds` where set, else the study's."""
+    return study[part]["seeds"] or study["seeds"]
+
+
 def question_runs(key: str, study: dict, optimum=None) -> list[str]:
     """Every run folder of a question, each once (all seeds)."""
     part = questions.QUESTIONS[key].part
     runs = [
         run
         for entry in questions.entries(key, study[part])
-        for seed in study["seeds"]
+        for seed in part_seeds(study, part)
         for run in entry_runs(part, entry.settings, study[part], optimum, seed)
     ]
     return list(dict.fromkeys(runs))

@@ -22,7 +22,9 @@ TRAINING = STUDY["training"]
 PART_A_RUN = plan.PART_A_RUN
 PART_B_RUN = plan.PART_B_RUN
 # A1b's feature maps come from the A1 network of the first seed.
-A1_RUN = plan.part_a_run(PART_A["c1"], PART_A["c2"], seed=STUDY["seeds"][0])
+A1_RUN = plan.part_a_run(
+    PART_A["c1"], PART_A["c2"], seed=plan.part_seeds(STUDY, "part_a")[0]
+)
 FIGURES = "results/figures"
 CURVE_FILES = {"cost": "costs.png", "accuracy": "accuracies.png"}
 

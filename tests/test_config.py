@@ -181,3 +181,12 @@ def test_a_question_needs_the_questions_it_builds_on(tmp_path):
         "c1-90_c2-100_rmsprop_dropout-0_seed-1",
         "c1-90_c2-100_sgd_dropout-0.5_seed-1",
     ]
+
+
+def test_a_part_may_have_seeds_of_its_own(tmp_path):
+    """A1 at one seed beside Part B at three (the published paper-scale study)."""
+    workflow = copy_workflow(tmp_path / "workflow")
+    config = ["preset=smoke", "seeds=[1, 2, 3]", "part_a={seeds: [1]}", "questions=[a1, b5]"]
+    rows = status_rows(nnstudy_status(workflow, "--config", *config).stdout)
+    assert [run for run in rows if run.startswith("c1-")] == ["c1-50_c2-60_sgd_dropout-0_seed-1"]
+    assert len(rows) == 1 + 8 * 3
