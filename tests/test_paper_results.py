@@ -28,6 +28,8 @@ def test_published_runs_are_the_workflows_part_b_plan(runs, tmp_path):
     plan = snakemake(workflow, "-n", "--configfile", str(PUBLISHED / "config.yaml")).stdout
     planned = set(re.findall(r"results/part_b/runs/([^/\s]+)/metrics\.json", plan))
     assert set(runs["run"]) == planned and len(runs) == len(planned) == 21
+    # The report of the run the publication's config makes shows the publication's explanations.
+    assert str(PUBLISHED / "explanations.yaml") in plan.split("rule html_report:")[1].split("output:")[0]
 
 
 def test_published_runs_are_at_paper_settings(runs):
