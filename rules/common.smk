@@ -229,8 +229,10 @@ def feature_map_plots():
 
 
 def study_targets(wildcards=None):
-    """Everything `snakemake` builds by default: the chosen questions' tables and the report."""
+    """Everything `snakemake` builds by default: the chosen questions' tables,
+    their verdicts and the report."""
     tables = [key for key in questions.TABLED if key in QUESTIONS]
+    tables += ["verdicts"] if VERDICTS else []
     targets = expand(
         "results/tables/{question}.{ext}", question=tables, ext=["csv", "md", "html"]
     )
@@ -282,13 +284,23 @@ def reference_files(wildcards):
 
 
 def report_inputs(wildcards):
-    """What the HTML report shows: the tables and figures of the chosen questions."""
+    """What the HTML report shows: the tables, verdicts and figures of the
+    chosen questions, the data files it embeds, and a publication's
+    explanations: explanations.yaml beside a --configfile (docs/paper-results/
+    holds both), so that the run a publication makes shows them."""
     inputs = {
         "all_runs": "results/tables/all_runs.csv",
+        "histories": HISTORIES,
         "template": "report/template.html.j2",
         "stylesheet": "report/report.css",
         "curves": all_curves(),
     }
+    if VERDICTS:
+        inputs["verdicts"] = "results/tables/verdicts.csv"
+    for configfile in workflow.configfiles:
+        explanations = Path(configfile).parent / "explanations.yaml"
+        if explanations.is_file():
+            inputs["explanations"] = str(explanations)
     inputs |= {
         key: f"results/tables/{key}.csv" for key in questions.TABLED if key in QUESTIONS
     }

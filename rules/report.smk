@@ -1,7 +1,14 @@
-# The results over many runs (the table of all runs, each question's table,
-# the reference comparison, summary figures) and the one-file HTML report (results/report.html). Which
-# runs each question takes, and its names: nnstudy/questions.py. The
-# reference numbers of SPEC's student report are data: data/reference/*.csv.
+# The results over many runs (the table of all runs and of every epoch, each
+# question's table, the verdicts of the comparisons the spec asks about, the
+# reference comparison, summary figures) and the one-file HTML report
+# (results/report.html). Which runs each question takes, and its names:
+# nnstudy/questions.py. The reference numbers of SPEC's student report are
+# data: data/reference/*.csv.
+from nnstudy.analysis import reference, stats, tables
+
+# Gzipped for a large study; the name is known before any run from the planned epochs.
+HISTORIES = f"results/tables/{stats.histories_name(stats.planned_rows(STUDY))}"
+VERDICTS = [key for key in tables.VERDICTS if key in QUESTIONS]
 
 
 rule all_runs_table:
@@ -20,6 +27,24 @@ rule all_runs_table:
         "../envs/study.yaml"
     script:
         "../scripts/all_runs_table.py"
+
+
+rule histories_table:
+    input:
+        all_metrics,
+    output:
+        report(
+            HISTORIES,
+            caption="../report/histories.rst",
+            category="Study",
+            subcategory="All runs",
+        ),
+    log:
+        "logs/tables/histories.log",
+    conda:
+        "../envs/study.yaml"
+    script:
+        "../scripts/histories_table.py"
 
 
 rule question_table:
@@ -49,6 +74,30 @@ rule question_table:
         "../scripts/question_table.py"
 
 
+rule verdicts_table:
+    input:
+        runs="results/tables/all_runs.csv",
+        optimum=plan.OPTIMUM_FILE if "a3" in QUESTIONS else [],
+    output:
+        csv=report(
+            "results/tables/verdicts.csv",
+            caption="../report/verdicts.rst",
+            category="Study",
+            subcategory="Verdicts",
+        ),
+        md="results/tables/verdicts.md",
+        html="results/tables/verdicts.html",
+    log:
+        "logs/tables/verdicts.log",
+    conda:
+        "../envs/study.yaml"
+    params:
+        questions=VERDICTS,
+        config={part: STUDY[part] for part in STUDY["parts"]},
+    script:
+        "../scripts/verdicts_table.py"
+
+
 rule reference_comparison:
     input:
         runs="results/tables/all_runs.csv",
@@ -71,6 +120,9 @@ rule reference_comparison:
     params:
         config=question_config,
         about=question_about,
+        spec=lambda wildcards: reference.SPEC[
+            questions.QUESTIONS[wildcards.question].part
+        ],
     script:
         "../scripts/reference_comparison.py"
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,6 +122,27 @@ def curve_plots(tmp_path_factory) -> dict[str, Path]:
     from generated_study import write_curve_plots
 
     return write_curve_plots(tmp_path_factory.mktemp("plots"))
+
+
+@pytest.fixture(scope="session")
+def generated_report(tmp_path_factory, curve_plots) -> dict:
+    """A generated study (tests/generated_study.py) rendered with markup in a run's label and in a
+    reference note; paths are relative to its root (the cwd of a job)."""
+    from generated_study import build_study, render_study
+
+    root = tmp_path_factory.mktemp("study")
+    files = build_study(
+        root, curve_plots, relabel={"c1-10_c2-20_sgd_dropout-0_seed-1": "<script>alert('label')</script>"}
+    )
+    reference = root / "reference"
+    shutil.copytree(REPO / "data/reference", reference)
+    part_b = pd.read_csv(reference / "part_b.csv", dtype={"note": str})
+    part_b.loc[0, "note"] = "<img src=x onerror=alert(1)> & friends"
+    part_b.to_csv(reference / "part_b.csv", index=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)  # the jobs run in the workflow directory: relative paths, as in Snakemake
+        output = render_study(Path("."), files, reference_dir=Path("reference"))
+    return {"root": root, "files": files, "html": (root / output).read_text(encoding="utf-8")}
 
 
 def random_images(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,8 @@
 functions, real curve plots and a real feature-map figure, the real study
 tables and optimum.json, for a small grid and every Part A / Part B
 experiment with two seeds; `render_study` runs the results and report jobs'
-functions on it the way rules/report.smk does.
+functions on it the way rules/report.smk does, for the chosen parts and
+questions, with a publication's explanations when given.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from conftest import REPO
 
 from nnstudy import metrics, plan, plots, questions
-from nnstudy.analysis import figures, reference, runs, tables
+from nnstudy.analysis import figures, reference, runs, stats, tables
 from nnstudy.report import html
 
 GRID = {"c1": [10, 50], "c2": [20, 60]}
@@ -27,21 +28,8 @@ SEEDS = (1, 2)
 EPOCHS = 5
 QUESTIONS = ("a4", "b5", "b6")
 # The report's section ids, in the spec's order.
-SECTIONS = [
-    "part-a",
-    "a1a",
-    "a1b",
-    "a2",
-    "a3",
-    "a4",
-    "part-b",
-    "b1-b4",
-    "b5",
-    "b6",
-    "masking",
-    "all-runs",
-    "provenance",
-]
+SECTIONS = ["scope", "part-a", "a1a", "a1b", "a2", "a3", "a4", "part-b", "b1-b4", "b5", "b6", "masking", "all-runs",
+            "provenance"]  # fmt: skip
 CONFIG = {
     "preset": "generated",
     "parts": ["part_a", "part_b"],
@@ -49,32 +37,15 @@ CONFIG = {
     "text": {"length": 100},
     "seeds": list(SEEDS),
     "part_a": {
-        "c1": 50,
-        "c2": 60,
-        "grid": GRID,
-        "optimum": None,
-        "optimizers": ["momentum", "rmsprop", "adam"],
-        "epochs": EPOCHS,
-        "batch_size": 128,
-        "learning_rate": 0.001,
-        "momentum": 0.1,
-        "dropout": 0.5,
-        "train_limit": 256,
-        "test_limit": 128,
+        "c1": 50, "c2": 60, "grid": GRID, "optimum": None, "optimizers": ["momentum", "rmsprop", "adam"],
+        "epochs": EPOCHS, "batch_size": 128, "learning_rate": 0.001, "momentum": 0.1, "dropout": 0.5,
+        "train_limit": 256, "test_limit": 128,
     },
     "part_b": {
-        "epochs": EPOCHS,
-        "batch_size": 128,
-        "learning_rate": 0.01,
-        "optimizer": "adam",
-        "dropout": 0.5,
-        "clip_threshold": 2.0,
-        "clip_mode": "value",
-        "mask_padding": False,
-        "train_limit": 256,
-        "test_limit": 128,
+        "epochs": EPOCHS, "batch_size": 128, "learning_rate": 0.01, "optimizer": "adam", "dropout": 0.5,
+        "clip_threshold": 2.0, "clip_mode": "value", "mask_padding": False, "train_limit": 256, "test_limit": 128,
     },
-}
+}  # fmt: skip
 
 
 def _plateau(run: dict) -> float:
@@ -122,27 +93,11 @@ def _part_a_runs():
         for seed in SEEDS:
             name = f"c1-{c1}_c2-{c2}_{optimizer}_dropout-{dropout:g}_seed-{seed}"
             label = f"CNN ({c1}, {c2}), {optimizer}" + (f", dropout {dropout}" if dropout else "")
-            yield (
-                f"results/part_a/runs/{name}",
-                {
-                    "run": name,
-                    "part": "A",
-                    "label": label,
-                    "seed": seed,
-                    "hyperparameters": {
-                        "c1": c1,
-                        "c2": c2,
-                        "optimizer": optimizer,
-                        "dropout": dropout,
-                        "learning_rate": 0.001,
-                        "momentum": 0.1 if optimizer == "momentum" else None,
-                        "batch_size": 128,
-                        "epochs": EPOCHS,
-                        "train_size": 256,
-                        "test_size": 128,
-                    },
-                },
-            )
+            settings = {"c1": c1, "c2": c2, "optimizer": optimizer, "dropout": dropout, "learning_rate": 0.001,
+                        "momentum": 0.1 if optimizer == "momentum" else None, "batch_size": 128, "epochs": EPOCHS,
+                        "train_size": 256, "test_size": 128}  # fmt: skip
+            yield f"results/part_a/runs/{name}", {"run": name, "part": "A", "label": label, "seed": seed,
+                                                  "hyperparameters": settings}  # fmt: skip
 
 
 def _part_b_runs():
@@ -158,16 +113,9 @@ def _part_b_runs():
         for arch, layers, clip in (("rnn", 1, None), ("lstm", 1, None), ("gru", 2, None), ("gru", 1, 2.0))
     ]
     # The masking ablation's masked word-level RNNs.
-    variants += [
-        ("word", arch, layers, 0.0, clip, True)
-        for arch, layers, clip in (
-            ("gru", 1, None),
-            ("rnn", 1, None),
-            ("lstm", 1, None),
-            ("gru", 2, None),
-            ("gru", 1, 2.0),
-        )
-    ]
+    variants += [("word", arch, layers, 0.0, clip, True)
+                 for arch, layers, clip in (("gru", 1, None), ("rnn", 1, None), ("lstm", 1, None), ("gru", 2, None),
+                                            ("gru", 1, 2.0))]  # fmt: skip
     for level, arch, layers, dropout, clip, masked in variants:
         for seed in SEEDS:
             clip_name = "none" if clip is None else f"{clip:g}"
@@ -175,32 +123,13 @@ def _part_b_runs():
             name = f"{level}-{arch}_layers-{layers}_dropout-{dropout:g}_clip-{clip_name}_padding-{padding}_seed-{seed}"
             label = f"{level} {arch.upper()}" + (f", {layers} layers" if layers > 1 else "")
             label += (f", dropout {dropout}" if dropout else "") + (f", clip value {clip}" if clip else "")
-            yield (
-                f"results/part_b/runs/{name}",
-                {
-                    "run": name,
-                    "part": "B",
-                    "label": label,
-                    "seed": seed,
-                    "hyperparameters": {
-                        "level": level,
-                        "architecture": arch,
-                        "layers": layers,
-                        "dropout": dropout,
-                        "clip_mode": "value" if clip else None,
-                        "clip_threshold": clip,
-                        "mask_padding": masked,
-                        "optimizer": "adam",
-                        "learning_rate": 0.01,
-                        "batch_size": 128,
-                        "epochs": EPOCHS,
-                        "vocabulary_size": 256 if level == "char" else 3000,
-                        "length": 100,
-                        "train_size": 256,
-                        "test_size": 128,
-                    },
-                },
-            )
+            settings = {"level": level, "architecture": arch, "layers": layers, "dropout": dropout,
+                        "clip_mode": "value" if clip else None, "clip_threshold": clip, "mask_padding": masked,
+                        "optimizer": "adam", "learning_rate": 0.01, "batch_size": 128, "epochs": EPOCHS,
+                        "vocabulary_size": 256 if level == "char" else 3000, "length": 100, "train_size": 256,
+                        "test_size": 128}  # fmt: skip
+            yield f"results/part_b/runs/{name}", {"run": name, "part": "B", "label": label, "seed": seed,
+                                                  "hyperparameters": settings}  # fmt: skip
 
 
 def write_curve_plots(folder: Path) -> dict[str, Path]:
@@ -263,16 +192,30 @@ def build_study(root: Path, curve_plots: dict, relabel: dict | None = None) -> l
 
 
 def render_study(
-    root: Path, files: list[str], reference_dir: Path = REPO / "data/reference", parts=("part_a", "part_b")
+    root: Path,
+    files: list[str],
+    reference_dir: Path = REPO / "data/reference",
+    parts=("part_a", "part_b"),
+    chosen=tuple(CONFIG["questions"]),
+    explanations: Path | None = None,
 ) -> Path:
-    """The report rules' jobs, in order, as rules/report.smk runs them for `parts`."""
+    """The report rules' jobs, in order, as rules/report.smk runs them for
+    `parts` and the questions `chosen` (config `questions`)."""
     quiet = lambda message: None  # noqa: E731
+    study = CONFIG | {"parts": list(parts), "questions": list(chosen)}
+    keys = plan.chosen_questions(study)
     results = root / "results"
     runs_csv = results / "tables/all_runs.csv"
-    runs.write_all_runs([root / f for f in files], runs_csv, log=quiet)
-    optimum = results / "part_a/optimum.json" if "part_a" in parts else None
+    metric_files = [root / f for f in files]
+    runs.write_all_runs(metric_files, runs_csv, log=quiet)
+    optimum = results / "part_a/optimum.json" if "a3" in keys else None
     pair = tables.optimum_pair(optimum)
-    compared = [q for q in questions.COMPARED if questions.QUESTIONS[q].part in parts]
+    compared = [q for q in questions.COMPARED if q in keys]
+    histories = results / "tables" / stats.histories_name(stats.planned_rows(study))
+    tables.write_histories(metric_files, histories, log=quiet)
+    verdicts = [key for key in tables.VERDICTS if key in keys]
+    verdict_files = {ext: results / f"tables/verdicts.{ext}" for ext in ("csv", "md", "html")}
+    tables.write_verdicts(verdicts, runs_csv, optimum, {part: CONFIG[part] for part in parts}, verdict_files, quiet)
     (results / "figures").mkdir(exist_ok=True)
     for question in compared:
         config = CONFIG[questions.QUESTIONS[question].part]
@@ -301,6 +244,8 @@ def render_study(
         )
     inputs = {
         "all_runs": runs_csv,
+        "histories": histories,
+        "verdicts": verdict_files["csv"],
         "template": REPO / "report/template.html.j2",
         "stylesheet": REPO / "report/report.css",
         "curves": [(root / f).parent / f"{plot}.png" for f in files for plot in ("costs", "accuracies")],
@@ -311,26 +256,22 @@ def render_study(
             for kind in ("comparison", "curves")
         },
     }
-    if "part_a" in parts:
+    inputs |= {key: results / f"tables/{key}.csv" for key in questions.TABLED if key in keys}
+    if "a1" in keys:
+        inputs["feature_maps"] = [results / f"part_a/feature_maps/test_image_{i}.png" for i in (1, 2)]
+    if "a2" in keys:
         figures.write_grid_heatmap(runs_csv, optimum, CONFIG["part_a"], results / "figures/a2_heatmap.png", log=quiet)
-        inputs |= {
-            "optimum": optimum,
-            "a2": results / "tables/a2.csv",
-            "a4": results / "tables/a4.csv",
-            "a2_heatmap_figure": results / "figures/a2_heatmap.png",
-            "feature_maps": [results / f"part_a/feature_maps/test_image_{i}.png" for i in (1, 2)],
-        }
-    if "part_b" in parts:
+        inputs["a2_heatmap_figure"] = results / "figures/a2_heatmap.png"
+    if "a3" in keys:
+        inputs["optimum"] = optimum
+    if "b_accuracy_time" in keys:
         figures.write_accuracy_against_time(
             runs_csv, CONFIG["part_b"], results / "figures/b_accuracy_time.png", log=quiet
         )
-        inputs |= {
-            "b5": results / "tables/b5.csv",
-            "b6": results / "tables/b6.csv",
-            "masking": results / "tables/masking.csv",
-            "b_accuracy_time_figure": results / "figures/b_accuracy_time.png",
-        }
-    params = {"config": CONFIG | {"parts": list(parts)}, "basedir": str(root)}
+        inputs["b_accuracy_time_figure"] = results / "figures/b_accuracy_time.png"
+    if explanations:
+        inputs["explanations"] = explanations
+    params = {"config": study, "basedir": str(root)}
     output = results / "report.html"
     html.write_report(inputs=inputs, params=params, output=output, log=quiet)
     return output

@@ -117,3 +117,29 @@ def test_write_comparison_figures_job(study, tmp_path):
     assert messages == ["b5: 16 runs charted"]
     image(outputs["chart"])
     image(outputs["curves"])
+
+
+# The report's column at 1400 px (report/report.css): a figure this wide or less is shown at its natural size.
+REPORT_COLUMN = 1352
+
+
+def test_figures_fit_the_report_at_their_natural_size(study, tmp_path):
+    outputs = {"chart": tmp_path / "chart.png", "curves": tmp_path / "curves.png"}
+    reference_files = questions.reference_files("b6", REPO / "data/reference")
+    figures.write_comparison_figures("b6", study["files"], reference_files, None, CONFIG["part_b"], outputs, print)
+    families = study_runs.question_runs("b_accuracy_time", study["runs"], CONFIG["part_b"])
+    figures.accuracy_against_time(families, "Part B", tmp_path / "time.png")
+    for path in (*outputs.values(), tmp_path / "time.png"):  # B6's curves have two columns of panels: the widest
+        assert image(path).shape[1] <= REPORT_COLUMN, f"{path.name} is wider than the report shows it"
+
+
+def test_a_logarithmic_time_axis_has_several_labels(runs, tmp_path, monkeypatch):
+    families = study_runs.question_runs("b_accuracy_time", runs, CONFIG["part_b"])
+    families = families.assign(train_seconds=np.geomspace(200, 2500, len(families)))  # as at paper settings
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: (drawn.append(fig), fig.savefig(path), plt.close(fig)))
+    figures.accuracy_against_time(families, "Part B", tmp_path / "time.png")
+    for ax in drawn[0].axes:
+        low, high = ax.get_xlim()
+        labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text() and low <= t.get_position()[0] <= high]
+        assert ax.get_xscale() == "log" and len(labels) >= 3, labels

@@ -3,12 +3,14 @@ the workflow plans at paper settings, and its README's numbers are the CSV's."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
 import pandas as pd
 import pytest
 from conftest import REPO, copy_workflow, snakemake
+from generated_study import CONFIG
 
 from nnstudy import publish
 from nnstudy.analysis import runs as study_runs
@@ -28,6 +30,8 @@ def test_published_runs_are_the_workflows_part_b_plan(runs, tmp_path):
     plan = snakemake(workflow, "-n", "--configfile", str(PUBLISHED / "config.yaml")).stdout
     planned = set(re.findall(r"results/part_b/runs/([^/\s]+)/metrics\.json", plan))
     assert set(runs["run"]) == planned and len(runs) == len(planned) == 21
+    # The report of the run the publication's config makes shows the publication's explanations.
+    assert str(PUBLISHED / "explanations.yaml") in plan.split("rule html_report:")[1].split("output:")[0]
 
 
 def test_published_runs_are_at_paper_settings(runs):
@@ -83,3 +87,33 @@ def test_explanations_quote_the_published_numbers(runs):
     }
     quoted = re.findall(r"\b0\.\d{4}\b", text)
     assert quoted and set(quoted) <= known
+
+
+def test_readme_of_a_study_with_seeds(generated_report, tmp_path):
+    """A publication of two seeds: intervals, verdicts, and every flagged difference explained under its heading."""
+    tables = generated_report["root"] / "results/tables"
+    runs = study_runs.read_all_runs(tables / "all_runs.csv")
+    runs = runs[runs["part"] == "B"].assign(backend="tensorflow", precision="float32")
+    runs.to_csv(tmp_path / "all_runs.csv", index=False)
+    for name in ("b5_reference.csv", "b6_reference.csv", "verdicts.csv"):
+        shutil.copy(tables / name, tmp_path / name)
+    shutil.copy(PUBLISHED / "README.md.j2", tmp_path)
+    config = {"part_b": CONFIG["part_b"], "training": {"deterministic": True, "threads": 1}}
+    publication = {"command": "snakemake", "note": "", "config": config, "commit": "abc", "machine": "test",
+                   "started": "2026-12-01 10:00", "wall_seconds": 60, "snakemake_invocations": 1}  # fmt: skip
+    (tmp_path / "publication.json").write_text(json.dumps(publication))
+    (tmp_path / "explanations.yaml").write_text("{}\n")
+    flagged = [row["explanation_key"] for q in publish.COMPARED
+               for row in publish.comparison_rows(q, tmp_path, runs, CONFIG["part_b"]) if row["explain"]]  # fmt: skip
+    (tmp_path / "explanations.yaml").write_text("".join(f'"{key}": why {i}\n' for i, key in enumerate(flagged)))
+    readme = publish.render_readme(tmp_path)
+    assert re.search(r"\| Word CNN, with dropout \| 0\.\d{4} \(0\.\d{4}–0\.\d{4}\) \| 0\.7914 \|", readme)
+    verdicts = pd.read_csv(tmp_path / "verdicts.csv", dtype=str)
+    b5 = verdicts[(verdicts["question"] == "b5") & (verdicts["statistic"] == "max_test_accuracy")]
+    assert all(f"- {sentence}\n" in readme for sentence in b5["sentence"])
+    for key in flagged:
+        question, row = key.split(": ", 1)
+        assert (
+            f"### {question.upper()}: {row}\n" in readme
+            and f"(#{publish.anchor(f'{question.upper()}: {row}')})" in readme
+        )

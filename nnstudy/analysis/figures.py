@@ -3,6 +3,10 @@ question's chart against the reference report and its learning curves on
 common axes, and Part B's accuracy against training time.
 
 Same seaborn style as the per-run plots of nnstudy.plots (importing it sets the theme).
+Every figure is drawn at most WIDTH inches wide, so that the report shows it
+at its natural size (report/report.css) and its 11-point tick labels stay
+larger than the page's small print; legends of figures with several columns
+of panels go below them, not beside.
 """
 
 from __future__ import annotations
@@ -21,10 +25,13 @@ from nnstudy.analysis import runs as study_runs
 
 _STATISTICS = {"max_test_accuracy": "max over epochs", "mean_test_accuracy": "mean over epochs"}
 _SOURCE_COLOURS = {"ours": sns.color_palette()[0], "reference report": sns.color_palette()[7]}
+DPI = 110
+WIDTH = 10.4  # inches: 1144 px at DPI, within the report's 1352 px column at 1400 px
+PANEL = 4.6  # inches per column of panels
 
 
 def _save(fig, path) -> None:
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -77,6 +84,7 @@ def comparison_chart(
     order = list(dict.fromkeys(list(runs[name]) + list(reference[name])))
     row_order = list(dict.fromkeys(list(runs[row]) + list(reference[row]))) if row else None
     seeds = runs.groupby(keys).size().max() if len(runs) else 0
+    height = 0.45 * len(order) + 1.2
     grid = sns.catplot(
         data=long,
         kind="bar",
@@ -92,19 +100,19 @@ def comparison_chart(
         errorbar="sd",
         capsize=0.2,
         err_kws={"linewidth": 1.2},
-        height=0.45 * len(order) + 1.2,
-        aspect=max(1.4, 5.0 / (0.45 * len(order) + 1.2)),
+        height=height,
+        aspect=PANEL / height,
         sharey=True,
     )
     for ax in grid.axes.flat:
         ax.set_xlim(0, 1.08)
         for container in ax.containers:
-            ax.bar_label(container, fmt="%.3f", padding=3, fontsize=8)
+            ax.bar_label(container, fmt="%.3f", padding=3, fontsize=9)
     grid.set_axis_labels("test accuracy", "")
     grid.set_titles(row_template="{row_name}", col_template="{col_name}")
     if row:
         grid.set_titles(template="{row_name}: {col_name}")
-    grid.legend.set_title(None)
+    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0), ncol=2, title=None, frameon=False)
     subtitle = f"ours: mean ± sd of {seeds} seeds" if seeds > 1 else "ours: one seed"
     grid.figure.suptitle(f"{title} ({subtitle})", y=1.02)
     _save(grid.figure, path)
@@ -130,10 +138,11 @@ def curves_overlay(history: pd.DataFrame, name: str, title: str, path, col: str 
             else sns.color_palette("husl", len(hue_order)),
         )
     )
+    beside = len(columns) == 1  # one column of panels: the legend fits beside it
     fig, axes = plt.subplots(
         len(_QUANTITIES),
         len(columns),
-        figsize=(5.2 * len(columns) + 2.6, 3.0 * len(_QUANTITIES)),
+        figsize=(min(PANEL * len(columns) + (2.6 if beside else 0.8), WIDTH), 3.0 * len(_QUANTITIES)),
         sharex=True,
         squeeze=False,
     )
@@ -155,16 +164,27 @@ def curves_overlay(history: pd.DataFrame, name: str, title: str, path, col: str 
                 legend=False,
             )
             ax.set(ylabel=label if j == 0 else "", xlabel="epoch" if i == len(_QUANTITIES) - 1 else "")
+            ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
             if quantity == "test_accuracy":
                 ax.set_ylim(0, 1)
             if i == 0 and col:
                 ax.set_title(f"{value} input" if col == "level" else f"{col} = {value}")
     handles = [plt.Line2D([], [], color=palette[h], marker="o" if few_epochs else None, label=h) for h in hue_order]
-    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     seeds = int(history.groupby(name)["seed"].nunique().max())
     fig.suptitle(title + (f" (mean ± sd of {seeds} seeds)" if seeds > 1 else ""))
     fig.tight_layout()
+    _legend(fig, handles, beside)
     _save(fig, path)
+
+
+def _legend(fig, handles, beside: bool) -> None:
+    """The figure's legend right of its panels, or below them in rows of up to five."""
+    if beside:
+        fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    else:
+        fig.legend(
+            handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=min(len(handles), 5), frameon=False
+        )
 
 
 def accuracy_against_time(runs: pd.DataFrame, title: str, path) -> None:
@@ -186,7 +206,7 @@ def accuracy_against_time(runs: pd.DataFrame, title: str, path) -> None:
     palette = dict(zip(families, sns.color_palette("tab10", len(families))))
     markers = dict(zip(families, ["o", "s", "D", "^", "v", "P", "X", "*", "<", ">"]))
     levels = list(dict.fromkeys(summary["level"]))
-    fig, axes = plt.subplots(1, len(levels), figsize=(4.4 * len(levels) + 2.2, 4.0), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(levels), figsize=(PANEL * len(levels) + 0.8, 4.0), sharey=True, squeeze=False)
     for ax, level in zip(axes[0], levels):
         subset = summary[summary["level"] == level]
         for _, point in subset.iterrows():
@@ -208,7 +228,9 @@ def accuracy_against_time(runs: pd.DataFrame, title: str, path) -> None:
     logarithmic = low > 0 and high / low > 10
     for ax in axes[0]:
         if logarithmic:
+            # Ticks at 1, 2 and 5 of every decade: a decade or two of times gets several labels, not one.
             ax.set_xscale("log")
+            ax.xaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
             ax.xaxis.set_minor_formatter(mticker.NullFormatter())
         ax.set_xlabel("training time (s, log scale)" if logarithmic else "training time (s)")
@@ -220,9 +242,9 @@ def accuracy_against_time(runs: pd.DataFrame, title: str, path) -> None:
         )
         for f in families
     ]
-    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.suptitle(title + (f" (mean ± sd of {seeds} seeds)" if seeds > 1 else ""))
     fig.tight_layout()
+    _legend(fig, handles, beside=False)
     _save(fig, path)
 
 

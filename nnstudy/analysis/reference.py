@@ -12,14 +12,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from nnstudy import plan, questions
 from nnstudy.analysis import runs as study_runs
-from nnstudy.analysis import tables
+from nnstudy.analysis import stats, tables
 from nnstudy.errors import StudyError
 
 # The question whose names each reference table uses.
 NAMED_LIKE = {"part_a": "a4", "part_b": "b5", "b6": "b6"}
+# The spec's settings (SPEC), which the reference report ran: epochs, training and test set sizes.
+SPEC = {
+    "part_a": {"epochs": 1000, "train": 10_000, "test": 2_000, "items": "images"},
+    "part_b": {"epochs": 250, "train": 5_600, "test": 700, "items": "documents"},
+}
 
 
 def read_reference(files) -> dict[str, pd.DataFrame]:
@@ -75,7 +81,7 @@ def _renamed(frame: pd.DataFrame, source: str, question: str, config: dict) -> p
 
 
 def reference_comparison(question: str, runs: pd.DataFrame, reference: dict[str, pd.DataFrame], config: dict):
-    """Ours (mean ± std over seeds) beside the reference, with the difference.
+    """Ours (mean and sd over seeds) beside the reference, with the difference.
 
     runs: the question's rows (runs.question_runs). One row per model of the
     question (in the study's order; models only the reference has last);
@@ -86,7 +92,7 @@ def reference_comparison(question: str, runs: pd.DataFrame, reference: dict[str,
     keys, values = spec.keys, list(spec.compared)
     theirs = reference_rows(question, reference, config)
     pairs = "c1" in theirs
-    ours = tables.over_seeds(runs, keys, values) if len(runs) else pd.DataFrame(columns=keys)
+    ours = tables.summary(runs, keys, values) if len(runs) else pd.DataFrame(columns=keys)
     if pairs:
         ours = ours.merge(runs.groupby(keys, sort=False)[["c1", "c2"]].first().reset_index(), on=keys, how="left")
     shown = theirs.rename(columns={v: f"reference_{v}" for v in [*values, "c1", "c2"]})
@@ -97,7 +103,7 @@ def reference_comparison(question: str, runs: pd.DataFrame, reference: dict[str,
         table[f"difference_{value}"] = table[value] - table[f"reference_{value}"]
     columns = keys + (["c1", "c2", "reference_c1", "reference_c2"] if pairs else [])
     for value in values:
-        columns += [value, f"{value}_std", f"reference_{value}", f"difference_{value}"]
+        columns += [value, f"{value}_sd", f"reference_{value}", f"difference_{value}"]
     table = table.reindex(columns=[*columns, "seeds", "note"])
     table["seeds"] = table["seeds"].fillna(0).astype(int)
     table["note"] = table["note"].fillna("")
@@ -105,6 +111,23 @@ def reference_comparison(question: str, runs: pd.DataFrame, reference: dict[str,
     position = [order.index(k) if k in order else len(order) for k in table[keys].itertuples(index=False, name=None)]
     table = table.assign(_order=position).sort_values("_order", kind="stable").drop(columns="_order")
     return table.reset_index(drop=True)
+
+
+def row_key(question: str, row) -> str:
+    """How explanations.yaml names a row of a comparison: "b5: Word CNN, with dropout"."""
+    return f"{question}: " + ", ".join(str(row[name]) for name in questions.QUESTIONS[question].keys)
+
+
+def read_explanations(path) -> dict[str, str]:
+    """A publication's explanations.yaml: {key: text}, keyed by row_key (why a
+    difference comes about) or "not run: <part>" (why a part is left out)."""
+    try:
+        found = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise StudyError(f"{path}: unreadable explanations ({err})") from None
+    if not isinstance(found, dict):
+        raise StudyError(f"{path}: not a mapping of row to explanation")
+    return {str(key): str(text).strip() for key, text in found.items()}
 
 
 def read_comparison(path) -> pd.DataFrame:
@@ -118,10 +141,13 @@ def read_comparison(path) -> pd.DataFrame:
 
 
 def write_reference_comparison(question, runs_csv, reference_files, optimum_json, config, output, log=print) -> None:
-    """Ours beside the reference numbers for one question (A4, B5 or B6), as CSV."""
+    """Ours beside the reference numbers for one question (A4, B5 or B6), as
+    CSV, with whether the reference lies within our seeds' range and interval
+    and whether the difference needs explaining (stats.reference_uncertainty)."""
     runs = study_runs.question_runs(
         question, study_runs.read_all_runs(runs_csv), config, tables.optimum_pair(optimum_json)
     )
     table = reference_comparison(question, runs, read_reference(reference_files), config)
+    table = stats.reference_uncertainty(table, runs, question)
     study_runs.integer_columns(table).to_csv(output, index=False)
     log(f"{question}: {len(table)} models beside the reference")

@@ -14,7 +14,7 @@ import pandas as pd
 from nnstudy import metrics, plan, questions
 from nnstudy.errors import StudyError
 
-VERSION_KEYS = ("python", "keras", "tensorflow", "numpy")
+VERSION_KEYS = ("python", "keras", "tensorflow", "jax", "numpy")
 
 # Counts and sizes, written as integers although a column has gaps (c1 of a Part B run …).
 INTEGER_COLUMNS = {

@@ -105,14 +105,14 @@ def optimism(runs: pd.DataFrame) -> dict:
     }
 
 
-def optimism_sentence(runs: pd.DataFrame, digits: int = DIGITS) -> str:
-    """Why the max over epochs is optimistic, with this frame's numbers."""
+def optimism_sentence(runs: pd.DataFrame, digits: int = DIGITS, items: str = "test documents") -> str:
+    """Why the max over epochs is optimistic, with this frame's numbers (`items`: what the test set holds)."""
     o = optimism(runs)
     return (
         f"The max test accuracy is the best of {o['epochs']} epochs chosen on the test set itself, so it "
         f"is optimistic: over these {o['runs']} runs it lies {o['mean_gap']:.{digits}f} above the final "
         f"epoch's on average (most: {o['largest_gap']:.{digits}f}, {o['largest_run']}), where one accuracy "
-        f"on {o['test_size']} test documents has a binomial standard error of about ±{o['standard_error']:.{digits}f}."
+        f"on {o['test_size']} {items} has a binomial standard error of about ±{o['standard_error']:.{digits}f}."
     )
 
 
@@ -147,9 +147,10 @@ def holm(p_values) -> np.ndarray:
     return adjusted
 
 
-def _ranked(runs: pd.DataFrame) -> dict[int, dict]:
-    """A2's pairs by place: mean max test accuracy, then mean accuracy, then
-    the smaller pair, as nnstudy.analysis.tables.best_pair chooses."""
+def ranked(runs: pd.DataFrame) -> dict[int, dict]:
+    """A2's pairs by place, {1: {"c1", "c2"}, …}: mean max test accuracy over
+    seeds, then mean accuracy, then the smaller pair (fewer parameters); place
+    1 is the pair A2 chooses (nnstudy.analysis.tables.best_pair)."""
     means = runs.groupby(["c1", "c2"])[["max_test_accuracy", "mean_test_accuracy"]].mean().reset_index()
     means = means.sort_values(
         ["max_test_accuracy", "mean_test_accuracy", "c1", "c2"], ascending=[False, False, True, True], kind="stable"
@@ -157,13 +158,13 @@ def _ranked(runs: pd.DataFrame) -> dict[int, dict]:
     return {place: {"c1": row.c1, "c2": row.c2} for place, row in enumerate(means.itertuples(), start=1)}
 
 
-def _side(runs: pd.DataFrame, names: dict, ranked: dict) -> tuple[pd.DataFrame, str]:
+def _side(runs: pd.DataFrame, names: dict, places: dict) -> tuple[pd.DataFrame, str]:
     """A comparison side's rows (none for a place A2 lacks) and how the verdict names it."""
     if questions.RANK in names:
-        if names[questions.RANK] not in ranked:
+        if names[questions.RANK] not in places:
             return runs.iloc[:0], ""
-        names = ranked[names[questions.RANK]]
-        return _side(runs, names, ranked)[0], f"({names['c1']}, {names['c2']})"
+        names = places[names[questions.RANK]]
+        return _side(runs, names, places)[0], f"({names['c1']}, {names['c2']})"
     chosen = np.logical_and.reduce([runs[column] == value for column, value in names.items()])
     return runs[chosen], ", ".join(map(str, names.values()))
 
@@ -191,10 +192,10 @@ def verdicts(key: str, runs: pd.DataFrame, statistics=VERDICT_STATISTICS, digits
     within the question and statistic. A comparison with a side without runs
     (an A3 optimizer not in part_a.optimizers) is left out; seeds on one side
     only are left out of the pairing and named in `unpaired`."""
-    ranked = _ranked(runs) if key == "a2" and len(runs) else {}
+    places = ranked(runs) if key == "a2" and len(runs) else {}
     rows, said = [], []
     for comparison in (c for c in questions.COMPARISONS if c.question == key):
-        (a, a_label), (b, b_label) = (_side(runs, side, ranked) for side in (comparison.a, comparison.b))
+        (a, a_label), (b, b_label) = (_side(runs, side, places) for side in (comparison.a, comparison.b))
         if a.empty or b.empty:
             continue
         for side, label in ((a, a_label), (b, b_label)):

@@ -1,9 +1,11 @@
-"""The study's tables (results/tables/<name>.csv, .md, .html) and A2's choice of
-the pair for A3.
+"""The study's tables (results/tables/<name>.csv, .md, .html), the verdicts
+of the comparisons the spec asks about, and A2's choice of the pair for A3.
 
-Each table job reads the metrics.json files of one question's runs
-(nnstudy.questions), takes the question's rows in the study's order and
-summarises them over seeds: mean, and "mean ± std" text with several seeds.
+Each question's table takes the question's rows in the study's order and
+summarises every configuration over its seeds (nnstudy.analysis.stats): the
+mean ± sd of its max, final-epoch and mean test accuracy, with the 95 %
+interval beside each when there are several seeds, and its times. Cells are
+text, written as nnstudy.analysis.formats writes numbers.
 """
 
 from __future__ import annotations
@@ -13,47 +15,47 @@ from pathlib import Path
 
 import pandas as pd
 
+from nnstudy import questions
+from nnstudy.analysis import formats, stats
 from nnstudy.analysis import runs as study_runs
 from nnstudy.errors import StudyError
 
-SUMMARY_COLUMNS = [
-    "max_test_accuracy",
-    "mean_test_accuracy",
-    "final_test_accuracy",
-    "best_epoch",
-    "seconds_per_epoch",
-    "train_seconds",
-]
-_ACCURACY = {"max_test_accuracy": "max test acc", "mean_test_accuracy": "mean test acc"}
+# The final epoch's accuracy stands beside the max: it is not chosen on the test set.
+ACCURACIES = {
+    "max_test_accuracy": "max test acc",
+    "final_test_accuracy": "final-epoch test acc",
+    "mean_test_accuracy": "mean test acc",
+}
+TIMES = {"train_seconds": "training time (s)", "seconds_per_epoch": "s / epoch"}
+# An interval column is named after its statistic's; the report shows it under that column.
+CI = " 95% CI"
+GAIN = "masking gain (max)"
 
 
-def over_seeds(frame: pd.DataFrame, by: list[str], values=SUMMARY_COLUMNS) -> pd.DataFrame:
-    """Mean, standard deviation and count of `values` over seeds, per `by` group
-    (groups in the order they first appear)."""
-    grouped = frame.groupby(by, sort=False, dropna=False)[list(values)]
-    summary = grouped.mean()
-    spread = grouped.std(ddof=1).add_suffix("_std")
-    counts = grouped.size().rename("seeds")
-    return pd.concat([summary, spread, counts], axis=1).reset_index()
+def summary(runs: pd.DataFrame, by: list[str], values) -> pd.DataFrame:
+    """One row per configuration (`by` group, first-seen order): per value its
+    mean, `_sd`, `_ci_low` and `_ci_high` over seeds, and `seeds`."""
+    long = stats.seed_statistics(runs, by, list(values))
+    first = long[long["statistic"] == next(iter(values))]
+    table = first[by].assign(seeds=first["n"].to_numpy()).reset_index(drop=True)
+    for value in values:
+        found = long[long["statistic"] == value]
+        for suffix, column in (("", "mean"), ("_sd", "sd"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high")):
+            table[value + suffix] = found[column].to_numpy()
+    return table
 
 
-def with_spread(frame: pd.DataFrame, column: str, digits: int = 4) -> pd.Series:
-    """ "mean ± std" text when a group has several seeds, else the mean."""
-
-    def cell(row):
-        value = f"{row[column]:.{digits}f}"
-        if row["seeds"] > 1:
-            value += f" ± {row[column + '_std']:.{digits}f}"
-        return value
-
-    return frame.apply(cell, axis=1)
-
-
-def display(table: pd.DataFrame, identity: list[str], columns: dict[str, str], digits: int = 4) -> pd.DataFrame:
-    """A readable table: identity columns, then "mean ± std" summary columns."""
+def display(table: pd.DataFrame, identity: list[str], times: dict[str, str] | None = None) -> pd.DataFrame:
+    """A readable table of a summary: identity columns, each accuracy as
+    "mean ± sd" (with its interval when some row has several seeds), times, seeds."""
     shown = table[identity].copy()
-    for column, title in columns.items():
-        shown[title] = with_spread(table, column, digits)
+    several = bool((table["seeds"] > 1).any())
+    for column, title in ACCURACIES.items():
+        shown[title] = list(map(formats.accuracy, table[column], table[f"{column}_sd"]))
+        if several:
+            shown[title + CI] = list(map(formats.interval, table[f"{column}_ci_low"], table[f"{column}_ci_high"]))
+    for column, title in (times or {}).items():
+        shown[title] = list(map(formats.seconds, table[column], table[f"{column}_sd"]))
     shown["seeds"] = table["seeds"]
     return shown
 
@@ -63,77 +65,68 @@ def write(table: pd.DataFrame, paths: dict) -> None:
     table.to_csv(paths["csv"], index=False)
     # The cells are text already ("0.8571 ± 0.0100", "+0.0143"): keep them as they are.
     Path(paths["md"]).write_text(table.to_markdown(index=False, disable_numparse=True) + "\n")
-    html = table.to_html(index=False, float_format="{:.4f}".format, classes="study-table", border=0)
-    Path(paths["html"]).write_text(html + "\n")
+    Path(paths["html"]).write_text(table.to_html(index=False, classes="study-table", border=0) + "\n")
 
 
 # ---- the tables, one per question (rows from runs.question_runs) --------------------
 
 
 def a2_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """A2: every (c1, c2) pair with max and mean test accuracy, best first."""
-    table = over_seeds(runs, ["c1", "c2"])
-    table = table.sort_values("max_test_accuracy", ascending=False, kind="stable").reset_index(drop=True)
-    return display(table, ["c1", "c2"], _ACCURACY)
+    """A2: every (c1, c2) pair, in A2's ranking (the chosen pair first)."""
+    place = {(pair["c1"], pair["c2"]): index for index, pair in stats.ranked(runs).items()}
+    table = summary(runs, ["c1", "c2"], ACCURACIES)
+    table = table.assign(_place=list(map(place.get, zip(table["c1"], table["c2"])))).sort_values("_place")
+    return display(table.drop(columns="_place").reset_index(drop=True), ["c1", "c2"])
 
 
 def best_pair(runs: pd.DataFrame) -> tuple[int, int]:
-    """The grid pair with the highest max test accuracy (ties: the smaller pair, with fewer parameters)."""
-    table = over_seeds(runs, ["c1", "c2"], ["max_test_accuracy", "mean_test_accuracy"])
-    best = table.sort_values(
-        ["max_test_accuracy", "mean_test_accuracy", "c1", "c2"],
-        ascending=[False, False, True, True],
-        kind="stable",
-    ).iloc[0]
+    """The grid pair A2 chooses: place 1 of stats.ranked."""
+    best = stats.ranked(runs)[1]
     return int(best["c1"]), int(best["c2"])
 
 
 def a4_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """A4: A1's network, the grid optimum and A3 a–d side by side."""
-    identity = ["experiment", "c1", "c2", "optimizer", "dropout"]
-    extra = {"final_test_accuracy": "final test acc", "seconds_per_epoch": "s / epoch"}
-    return display(over_seeds(runs, identity), identity, _ACCURACY | extra)
+    """A4: A1's network, the grid optimum and A3 a–d side by side (their names say optimizer and dropout)."""
+    identity = ["experiment", "c1", "c2"]
+    return display(
+        summary(runs, identity, [*ACCURACIES, "seconds_per_epoch"]), identity, {"seconds_per_epoch": "s / epoch"}
+    )
 
 
 def b5_table(runs: pd.DataFrame) -> pd.DataFrame:
     """B5: the four models without and with dropout: accuracy and running time."""
-    extra = {"train_seconds": "train time (s)", "seconds_per_epoch": "s / epoch"}
-    return display(over_seeds(runs, ["model", "dropout"]), ["model", "dropout"], _ACCURACY | extra)
+    return display(summary(runs, ["model", "dropout"], [*ACCURACIES, *TIMES]), ["model", "dropout"], TIMES)
 
 
 def b6_table(runs: pd.DataFrame) -> pd.DataFrame:
     """B6: the recurrent variants for char and word input, the GRU as baseline."""
-    table = over_seeds(runs, ["variant", "level"])
-    return display(table, ["variant", "level"], _ACCURACY | {"seconds_per_epoch": "s / epoch"})
+    table = summary(runs, ["variant", "level"], [*ACCURACIES, "seconds_per_epoch"])
+    return display(table, ["variant", "level"], {"seconds_per_epoch": "s / epoch"})
 
 
 def masking_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Each word-level RNN unmasked beside masked: max and mean test accuracy
-    and what masking adds to the max."""
-    summary = over_seeds(runs, ["variant", "padding"], list(_ACCURACY))
-    unmasked, masked = (
-        display(
-            summary[summary["padding"] == padding], ["variant"], {c: f"{t} ({padding})" for c, t in _ACCURACY.items()}
-        )
-        for padding in ("unmasked", "masked")
-    )
-    # A left merge keeps the study's order (an outer one sorts by name).
-    table = summary[["variant"]].drop_duplicates().merge(unmasked.drop(columns="seeds"), how="left")
-    table = table.merge(masked, how="left")
-    best = summary.pivot(index="variant", columns="padding", values="max_test_accuracy")
-    best = best.reindex(columns=["unmasked", "masked"])
-    gain = table["variant"].map(best["masked"] - best["unmasked"])
-    table.insert(len(table.columns) - 1, "masking gain (max)", gain.map(lambda v: "–" if pd.isna(v) else f"{v:+.4f}"))
+    """Each word-level RNN unmasked, then masked, with what masking adds to
+    the max (mean over seeds) on the masked row."""
+    table = display(summary(runs, ["variant", "padding"], ACCURACIES), ["variant", "padding"])
+    gains = _gains(runs)
+    masked = table["padding"] == questions.MASKED.name
+    table.insert(len(table.columns) - 1, GAIN, "")
+    table.loc[masked, GAIN] = table.loc[masked, "variant"].map(lambda v: formats.signed(gains.get(v)))
     return table
+
+
+def _gains(runs: pd.DataFrame) -> pd.Series:
+    """Masked − unmasked max test accuracy (means over seeds) per variant that has both."""
+    by_padding = runs.groupby(["variant", "padding"], sort=False)["max_test_accuracy"].mean().unstack()
+    by_padding = by_padding.reindex(columns=[questions.UNMASKED.name, questions.MASKED.name])
+    return (by_padding[questions.MASKED.name] - by_padding[questions.UNMASKED.name]).dropna()
 
 
 def masking_gains(runs: pd.DataFrame) -> dict:
     """What masking adds to each word-level RNN's max test accuracy (mean over
     seeds), from the masking ablation's rows: {"mean", "largest", "smallest"},
     the last two as (variant, gain); None values without both paddings."""
-    by_padding = runs.groupby(["variant", "padding"], sort=False)["max_test_accuracy"].mean()
-    by_padding = by_padding.unstack().reindex(columns=["unmasked", "masked"])
-    gains = (by_padding["masked"] - by_padding["unmasked"]).dropna()
+    gains = _gains(runs)
     if gains.empty:
         return {"mean": None, "largest": None, "smallest": None}
     return {
@@ -144,6 +137,24 @@ def masking_gains(runs: pd.DataFrame) -> dict:
 
 
 TABLES = {"a2": a2_table, "a4": a4_table, "b5": b5_table, "b6": b6_table, "masking": masking_table}
+# The questions whose comparisons (questions.COMPARISONS) have verdicts, in the study's order.
+VERDICTS = [key for key in questions.QUESTIONS if any(c.question == key for c in questions.COMPARISONS)]
+
+
+def verdicts_table(keys, runs: pd.DataFrame, study: dict, optimum=None) -> pd.DataFrame:
+    """The verdicts of these questions' comparisons on the study's runs
+    (study: {part: its config}), numbers as text."""
+    found = [
+        stats.verdicts(key, study_runs.question_runs(key, runs, study[questions.QUESTIONS[key].part], optimum))
+        for key in keys
+    ]
+    table = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=stats.VERDICT_COLUMNS)
+    for column in ("difference", "ci_low", "ci_high"):
+        table[column] = table[column].map(formats.signed if column == "difference" else formats.accuracy)
+    for column in ("p", "p_holm"):
+        table[column] = table[column].map(formats.p_value)
+    table["resolved"] = table["resolved"].map({True: "yes", False: "no"})
+    return table
 
 
 def read_optimum(path) -> dict:
@@ -162,7 +173,7 @@ def optimum_pair(optimum_json) -> tuple[int, int] | None:
     return int(optimum["c1"]), int(optimum["c2"])
 
 
-# ---- jobs (scripts/question_table.py, select_optimum.py) ---------------------------
+# ---- jobs (scripts/question_table.py, verdicts_table.py, histories_table.py, select_optimum.py)
 
 
 def write_table(question: str, metric_files, config: dict, optimum_json, outputs: dict, log=print) -> None:
@@ -174,6 +185,20 @@ def write_table(question: str, metric_files, config: dict, optimum_json, outputs
     table = TABLES[question](rows)
     write(table, outputs)
     log(f"{question}: {len(rows)} runs, {len(table)} rows")
+
+
+def write_verdicts(keys, runs_csv, optimum_json, study: dict, outputs: dict, log=print) -> None:
+    """The verdicts of the chosen questions (VERDICTS among them) as CSV, Markdown and HTML."""
+    table = verdicts_table(keys, study_runs.read_all_runs(runs_csv), study, optimum_pair(optimum_json))
+    write(table, outputs)
+    log(f"{len(table)} verdicts of {', '.join(keys)}")
+
+
+def write_histories(metric_files, output, log=print) -> None:
+    """Every epoch of every run (stats.histories_frame) as CSV, gzipped for a .gz name."""
+    frame = stats.histories_frame(study_runs.read_documents(metric_files))
+    stats.write_histories(frame, output)
+    log(f"{len(frame)} epochs of {len(metric_files)} runs -> {output}")
 
 
 def write_optimum(grid_metric_files, pinned, output, log=print) -> None:

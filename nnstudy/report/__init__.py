@@ -4,7 +4,8 @@ figures of the analysis stage (nnstudy.analysis). Each module imports only the
 ones listed before it:
 
 - provenance: git commit, software versions, devices and compute time;
-- cells: tables as text cells for the template;
+- scope: what the study covers and leaves out, and what its preset means;
+- cells: tables as cells of text lines for the template, verdicts by question;
 - html: what the template shows, the rendering and the job.
 
 "Report" means this HTML report throughout; Snakemake's own report

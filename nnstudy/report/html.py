@@ -2,10 +2,13 @@
 its rendering.
 
 Everything the report shows comes from the html_report job's declared
-inputs: the tidy table of all runs, the study tables, the reference
-comparisons, the figures and every run's learning-curve plots, embedded as
-data: URIs. Which runs each section shows, and how it names them, comes
-from nnstudy.questions, as for the tables and figures.
+inputs: the tidy table of all runs, the study tables, the verdicts, the
+reference comparisons, the figures and every run's learning-curve plots,
+embedded as data: URIs, as are the data files it offers for download, so the
+report works wherever it is copied (results/, a published folder). Which runs
+each section shows, and how it names them, comes from nnstudy.questions, as
+for the tables and figures; which sections it has, from config `parts` and
+`questions` (nnstudy.plan.chosen_questions).
 """
 
 from __future__ import annotations
@@ -17,36 +20,31 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from nnstudy import questions, text
-from nnstudy.analysis import reference, tables
+from nnstudy import plan, questions, text
+from nnstudy.analysis import formats, reference, stats, tables
 from nnstudy.analysis import runs as study_runs
 from nnstudy.errors import StudyError
 from nnstudy.identity import git_commit
-from nnstudy.report import cells
+from nnstudy.report import cells, scope
 from nnstudy.report.provenance import provenance
 
 TITLE = "CE/CZ4042 deep-learning study: results"
-# The all-runs table's columns, of those all_runs.csv has.
-_ALL_RUNS_COLUMNS = [
-    "part", "label", "seed", "c1", "c2", "optimizer", "level", "architecture", "layers", "dropout",
-    "clip_threshold", "max_test_accuracy", "mean_test_accuracy", "final_test_accuracy", "best_epoch",
-    "epochs_run", "parameters", "train_seconds", "job_seconds",
-]  # fmt: skip
-# A run whose best epoch stays below this many times chance level learnt nothing.
-_NEAR_CHANCE = 1.5
+_KINDS = {
+    ".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+    ".csv": "text/csv", ".gz": "application/gzip",
+}  # fmt: skip
 
 
 def data_uri(path) -> str:
-    """A file as a data: URI (PNG, SVG or JPEG by suffix)."""
+    """A file as a data: URI (an image, a CSV or a gzipped file, by suffix)."""
     path = Path(path)
-    kind = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-    if path.suffix.lower() not in kind:
-        raise StudyError(f"{path}: cannot embed a {path.suffix or 'suffix-less'} file as an image")
+    if path.suffix.lower() not in _KINDS:
+        raise StudyError(f"{path}: cannot embed a {path.suffix or 'suffix-less'} file")
     try:
         payload = base64.b64encode(path.read_bytes()).decode("ascii")
     except OSError as err:
-        raise StudyError(f"{path}: cannot read figure ({err})") from None
-    return f"data:{kind[path.suffix.lower()]};base64,{payload}"
+        raise StudyError(f"{path}: cannot read {path.name} ({err})") from None
+    return f"data:{_KINDS[path.suffix.lower()]};base64,{payload}"
 
 
 def curve_plots(paths) -> dict[str, dict[str, str]]:
@@ -75,102 +73,108 @@ def gallery(rows: pd.DataFrame, plots: dict, title: str = "name") -> list[dict]:
     return cards
 
 
-def context(*, runs, optimum, tables_csv, comparisons, figures, feature_maps, curves, config, commit) -> dict:
+def context(*, runs, optimum, tables_csv, comparisons, verdicts, figures, feature_maps, curves, downloads, notes,
+            config, commit) -> dict:  # fmt: skip
     """Everything the template shows, as plain text, numbers and data URIs.
 
     runs: the all_runs frame; optimum: optimum.json's content (None without
-    Part A); tables_csv: {a2, a4, b5, b6, masking: CSV path}; comparisons:
-    {a4, b5, b6: comparison CSV path}; figures: {name: PNG path};
-    feature_maps: [PNG paths]; curves: every run's cost and accuracy plots;
-    config: the resolved config. Only the parts in config["parts"] need their entries.
+    A3); tables_csv: {question: its table's CSV}; comparisons: {a4, b5, b6:
+    comparison CSV}; verdicts: verdicts.csv (None without comparisons);
+    figures: {name: PNG}; feature_maps: [PNG]; curves: every run's cost and
+    accuracy plots; downloads: data files to embed; notes: a publication's
+    explanations ({} without); config: the resolved config. Only the chosen
+    questions need their entries.
     """
-    present = [c for c in _ALL_RUNS_COLUMNS if c in runs]
-    comparison_frames = {question: reference.read_comparison(path) for question, path in comparisons.items()}
-    parts = config.get("parts", ["part_a", "part_b"])
+    chosen = plan.chosen_questions(config)
+    parts = config["parts"]
+    frames = {question: reference.read_comparison(path) for question, path in comparisons.items()}
     plots = curve_plots(curves)
-    return {
+    found = {
         "title": TITLE,
         "generated": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "preset": config.get("preset", "?"),
-        "seeds": config.get("seeds", []),
+        "preset": config["preset"],
+        "seeds": config["seeds"],
         "parts": parts,
-        "part_a": config.get("part_a", {}),
-        "part_b": config.get("part_b", {}),
-        "text": config.get("text", {}),
+        "chosen": chosen,
+        "part_a": config["part_a"],
+        "part_b": config["part_b"],
+        "text": config["text"],
+        "scope": scope.coverage(config, notes),
+        "preset_notes": scope.preset(config, runs),
         "tables": {name: cells.read_table(path) for name, path in tables_csv.items()},
-        "comparisons": {q: cells.comparison_context(q, frame) for q, frame in comparison_frames.items()},
+        "comparisons": {
+            q: cells.comparison(q, frame, config[questions.QUESTIONS[q].part], notes) for q, frame in frames.items()
+        },
+        "verdicts": cells.verdicts(verdicts) if verdicts else {},
+        "explained": bool(notes),
         "figures": {name: data_uri(path) for name, path in figures.items()},
-        "all_runs": cells.table_context(runs[present]),
+        "all_runs": cells.all_runs(runs),
+        "optimism": [
+            f"Part {part[-1].upper()}: " + stats.optimism_sentence(rows, items=f"test {reference.SPEC[part]['items']}")
+            for part in parts
+            if len(rows := runs[runs["part"] == part[-1].upper()])
+        ],
+        "downloads": [{"name": Path(path).name, "uri": data_uri(path)} for path in downloads],
         "provenance": provenance(runs, config, commit),
-        **(
-            _part_a(runs, config["part_a"], optimum, comparison_frames, feature_maps, plots)
-            if "part_a" in parts
-            else {}
-        ),
-        **(_part_b(runs, config["part_b"], plots) if "part_b" in parts else {}),
     }
+    if "part_a" in parts:
+        found |= _part_a(runs, config["part_a"], chosen, optimum, frames, feature_maps, plots)
+    if "part_b" in parts:
+        found |= _part_b(runs, config["part_b"], chosen, plots)
+    return found
 
 
-def _part_a(runs, part_a, optimum, comparisons, feature_maps, plots) -> dict:
-    pair = (int(optimum["c1"]), int(optimum["c2"]))
-    a3 = study_runs.question_runs("a3", runs, part_a, pair)
-    adam = a3[a3["optimizer"] == "adam"]
-    # The pair the reference report chose, beside its grid optimum's numbers.
-    theirs = comparisons.get("a4", pd.DataFrame(columns=["experiment", "reference_c1", "reference_c2"]))
-    chosen = theirs[theirs["experiment"] == questions.A2_OPTIMUM.name][["reference_c1", "reference_c2"]].dropna()
-    return {
+def _part_a(runs, part_a, chosen, optimum, comparisons, feature_maps, plots) -> dict:
+    pair = (int(optimum["c1"]), int(optimum["c2"])) if optimum else None
+    found = {
         "a1_pair": (int(part_a["c1"]), int(part_a["c2"])),
-        "optimum": {"c1": pair[0], "c2": pair[1], "source": str(optimum.get("source", ""))},
-        "reference_optimum": tuple(int(v) for v in chosen.iloc[0]) if len(chosen) else None,
-        "adam_max": float(adam["max_test_accuracy"].mean()) if len(adam) else None,
-        "feature_maps": [data_uri(path) for path in feature_maps],
+        "optimum": {"c1": pair[0], "c2": pair[1], "source": str(optimum.get("source", ""))} if pair else None,
         "curves_a": {
-            "a1": gallery(study_runs.question_runs("a1", runs, part_a), plots, "label"),
-            "a2": gallery(study_runs.question_runs("a2", runs, part_a), plots, "label"),
-            "a3": gallery(a3, plots),
+            key: gallery(study_runs.question_runs(key, runs, part_a, pair), plots, "name" if key == "a3" else "label")
+            for key in ("a1", "a2", "a3")
+            if key in chosen
         },
     }
+    if "a1" in chosen:
+        found["feature_maps"] = [data_uri(path) for path in feature_maps]
+    if "a4" in chosen:
+        a3 = study_runs.question_runs("a3", runs, part_a, pair)
+        adam = a3[a3["optimizer"] == "adam"]
+        # The pair the reference report chose, beside its grid optimum's numbers.
+        theirs = comparisons["a4"]
+        chosen_pair = theirs[theirs["experiment"] == questions.A2_OPTIMUM.name][["reference_c1", "reference_c2"]]
+        chosen_pair = chosen_pair.dropna()
+        found["reference_optimum"] = tuple(int(v) for v in chosen_pair.iloc[0]) if len(chosen_pair) else None
+        found["adam_max"] = float(adam["max_test_accuracy"].mean()) if len(adam) else None
+    return found
 
 
-def _part_b(runs, part_b: dict, plots) -> dict:
-    b5 = study_runs.question_runs("b5", runs, part_b)
-    b6 = study_runs.question_runs("b6", runs, part_b)
-    masking = study_runs.question_runs("masking", runs, part_b)
-    without = b5["dropout_label"] == questions.WITHOUT_DROPOUT.name
-    chance = 1 / text.NUM_CLASSES
-    stuck = b5[(b5["level"] == "word") & (b5["architecture"] == "gru")]
-    stuck = stuck[stuck["max_test_accuracy"] < _NEAR_CHANCE * chance]
-    return {
-        "classes": text.NUM_CLASSES,
-        "b6_variants": [model.name for model in questions.B6_VARIANTS],
-        "word_rnn_at_chance": {
+def _part_b(runs, part_b: dict, chosen, plots) -> dict:
+    found = {"classes": text.NUM_CLASSES, "b6_variants": [model.name for model in questions.B6_VARIANTS]}
+    curves = found["curves_b"] = {}
+    if "b5" in chosen:
+        b5 = study_runs.question_runs("b5", runs, part_b)
+        without = b5["dropout_label"] == questions.WITHOUT_DROPOUT.name
+        chance = scope.CHANCE["part_b"]
+        stuck = b5[(b5["level"] == "word") & (b5["architecture"] == "gru")]
+        stuck = stuck[stuck["max_test_accuracy"] < scope.NEAR_CHANCE * chance]
+        found["word_rnn_at_chance"] = {
             "runs": len(stuck),
             "which": " and ".join(dict.fromkeys(stuck["dropout_label"])),
             "max": float(stuck["max_test_accuracy"].max()) if len(stuck) else None,
             "chance": chance,
-        },
-        "masking": {"runs": len(masking)} | tables.masking_gains(masking),
-        "curves_b": {
-            "b14": gallery(b5[without], plots),
-            "b5": gallery(b5[~without], plots),
-            "b6": gallery(b6[b6["variant"] != questions.B6_BASELINE.name], plots),
-            "masking": gallery(masking, plots),
-        },
-    }
-
-
-def format_seconds(value) -> str:
-    """1234.5 → "20 min 34.5 s"; 3.2 → "3.2 s"."""
-    if value is None or pd.isna(value):
-        return "–"
-    value = float(value)
-    if value < 60:
-        return f"{value:.1f} s"
-    minutes, seconds = divmod(value, 60)
-    if minutes < 60:
-        return f"{int(minutes)} min {seconds:.0f} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{int(hours)} h {int(minutes)} min"
+        }
+        found["b5_optimism"] = stats.optimism_sentence(b5) if len(b5) else ""
+        found["b5_epochs"] = {"ours": int(b5["epochs_run"].max()), "reference": reference.SPEC["part_b"]["epochs"]}
+        curves |= {"b14": gallery(b5[without], plots), "b5": gallery(b5[~without], plots)}
+    if "b6" in chosen:
+        b6 = study_runs.question_runs("b6", runs, part_b)
+        curves["b6"] = gallery(b6[b6["variant"] != questions.B6_BASELINE.name], plots)
+    if "masking" in chosen:
+        masking = study_runs.question_runs("masking", runs, part_b)
+        found["masking"] = {"runs": len(masking)} | tables.masking_gains(masking)
+        curves["masking"] = gallery(masking, plots)
+    return found
 
 
 def render(template, stylesheet, ctx: dict) -> str:
@@ -183,7 +187,7 @@ def render(template, stylesheet, ctx: dict) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters["seconds"] = format_seconds
+    environment.filters |= {"duration": formats.duration, "accuracy": formats.accuracy, "signed": formats.signed}
     css = Path(stylesheet).read_text()
     # The stylesheet is ours (report/*.css), not data; "</" cannot end the <style> early.
     ctx = ctx | {"stylesheet": jinja2.utils.markupsafe.Markup(css.replace("</", "<\\/"))}
@@ -196,10 +200,11 @@ def render(template, stylesheet, ctx: dict) -> str:
 def write_report(*, inputs: dict, params: dict, output, log=print) -> None:
     """Render report/template.html.j2 into one self-contained HTML file.
 
-    inputs: all_runs, template, stylesheet, curves (every run's plots); with
-    Part A: optimum, the tables a2/a4, a4_reference and feature_maps (a list);
-    with Part B: the tables b5/b6/masking and b5_reference/b6_reference; the
-    figures of both (keys ending in "_figure").
+    inputs: all_runs, template, stylesheet, curves (every run's plots); the
+    chosen questions' tables (a2, a4, b5, b6, masking), comparisons
+    (<question>_reference), figures (keys ending in "_figure"), feature_maps
+    (a list), optimum (with A3), verdicts and histories; explanations, a
+    publication's, when given.
     params: config (resolved), basedir (the checkout, for its git commit).
     """
     runs = study_runs.read_all_runs(inputs["all_runs"])
@@ -208,11 +213,14 @@ def write_report(*, inputs: dict, params: dict, output, log=print) -> None:
     ctx = context(
         runs=runs,
         optimum=tables.read_optimum(inputs["optimum"]) if "optimum" in inputs else None,
-        tables_csv={name: inputs[name] for name in ("a2", "a4", "b5", "b6", "masking") if name in inputs},
+        tables_csv={name: inputs[name] for name in tables.TABLES if name in inputs},
         comparisons={q: inputs[f"{q}_reference"] for q in questions.COMPARED if f"{q}_reference" in inputs},
+        verdicts=inputs.get("verdicts"),
         figures=figures,
         feature_maps=list(inputs.get("feature_maps", [])),
         curves=list(inputs["curves"]),
+        downloads=[inputs[key] for key in ("all_runs", "verdicts", "histories") if key in inputs],
+        notes=reference.read_explanations(inputs["explanations"]) if "explanations" in inputs else {},
         config=params["config"],
         commit=git_commit(params["basedir"]),
     )
