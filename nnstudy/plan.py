@@ -161,7 +161,7 @@ def needs_optimum(key: str, config: dict) -> bool:
 
 def part_seeds(study: dict, part: str) -> list[int]:
     """The seeds of a part's runs: the part's own `seeds` where set, else the study's."""
-    return study[part]["seeds"] or study["seeds"]
+    return study[part].get("seeds") or study["seeds"]
 
 
 def question_runs(key: str, study: dict, optimum=None) -> list[str]:
