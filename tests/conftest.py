@@ -105,13 +105,13 @@ def smoke_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def smoke_run_jax(tmp_path_factory) -> Path:
-    """The same smoke run on Keras' JAX backend, Part A on the packed scan engine
-    (a seed's grid in one job, A3's four in another once the grid has chosen)."""
+    """A smoke run on Keras' JAX backend: Part A on the packed scan engine (a seed's
+    grid in one job, A3's four in another once the grid has chosen) and B5."""
     if not CIFAR_DIR.is_dir():
         pytest.skip(f"{CIFAR_DIR} not available")
     workdir = copy_workflow(tmp_path_factory.mktemp("smoke-jax") / "workflow")
     engine = workdir / "jax.yaml"
-    engine.write_text("training: {backend: jax, engine: scan}\n")
+    engine.write_text("training: {backend: jax, engine: scan}\nquestions: [a1, a2, a3, a4, b5]\n")
     snakemake(workdir, "--cores", "2", "--configfile", str(engine), *smoke_config())
     return workdir
 

@@ -20,14 +20,11 @@ pytestmark = pytest.mark.integration
 TABLES = ["a2", "a4", "b5", "b6", "masking"]
 
 
-@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
-def test_smoke_study_produces_every_output(request, backend):
-    """The whole smoke study, once on each Keras backend (CPU)."""
-    smoke_run = request.getfixturevalue("smoke_run" if backend == "tensorflow" else "smoke_run_jax")
-    part_a = sorted((smoke_run / "results/part_a/runs").glob("*/metrics.json"))
-    part_b = sorted((smoke_run / "results/part_b/runs").glob("*/metrics.json"))
-    assert len(part_a) == 25 + 4  # the grid, then A3 a–d with the chosen pair
-    assert len(part_b) == 16 + 5  # B5, B6 and the masked runs of the ablation
+def assert_runs(study, backend, part_a_runs, part_b_runs):
+    """Every run's files, 2 epochs each, on `backend` (CPU); (Part A's, Part B's metrics files)."""
+    part_a = sorted((study / "results/part_a/runs").glob("*/metrics.json"))
+    part_b = sorted((study / "results/part_b/runs").glob("*/metrics.json"))
+    assert (len(part_a), len(part_b)) == (part_a_runs, part_b_runs)
     for path in part_a + part_b:
         document = metrics.read(path)
         assert [entry["epoch"] for entry in document["history"]] == [1, 2]
@@ -37,6 +34,12 @@ def test_smoke_study_produces_every_output(request, backend):
         assert 0 <= document["summary"]["max_test_accuracy"] <= 1
         for plot in ("costs.png", "accuracies.png", "model.keras"):
             assert (path.parent / plot).stat().st_size > 0
+    return part_a, part_b
+
+
+def test_smoke_study_produces_every_output(smoke_run):
+    """The whole smoke study on TensorFlow: the grid, A3 a–d with the chosen pair; B5, B6 and the masked runs."""
+    part_a, part_b = assert_runs(smoke_run, "tensorflow", 25 + 4, 16 + 5)
     a1 = metrics.read(smoke_run / "results/part_a/runs/c1-50_c2-60_sgd_dropout-0_seed-1/metrics.json")
     assert a1["parameters"] == 378_570 and a1["hyperparameters"]["train_size"] == 256
     grid = pd.read_csv(smoke_run / "results/tables/a2.csv")
@@ -65,21 +68,34 @@ def test_smoke_study_produces_every_output(request, backend):
     states = sorted((smoke_run / "resume").rglob("history.json"))
     assert len(states) == len(part_a) + len(part_b)
     assert all(len(json.loads(state.read_text())["history"]) == 2 for state in states)
-    if backend == "jax":  # Part A on the scan engine: two packs; every run keeps its own files and log lines
-        assert {metrics.read(path)["hyperparameters"]["engine"] for path in part_a} == {"scan"}
-        assert {metrics.read(path)["hyperparameters"]["matmul_precision"] for path in part_a} == {"float32"}
-        assert len(list((smoke_run / "logs/part_a/packs").glob("*.log"))) == 2
-        a1_log = (smoke_run / "logs/results/part_a/runs/c1-50_c2-60_sgd_dropout-0_seed-1.log").read_text()
-        assert "] epoch 2/2  train loss" in a1_log and "done: max test accuracy" in a1_log
     benchmark = next((smoke_run / "benchmarks").rglob("*.tsv"))
     assert benchmark.read_text().startswith("s\t")
-    assert_clean_logs(smoke_run / "logs")
+    assert_clean_logs(smoke_run / "logs", 50)
 
 
-def assert_clean_logs(folder):
+def test_a_jax_study_trains_part_a_in_packs_on_the_scan_engine(smoke_run_jax):
+    """Part A on the scan engine (a seed's grid in one job, A3's four in another once the grid has
+    chosen), B5's CNNs and GRUs on JAX's fit: every run keeps its own files and log lines."""
+    part_a, _ = assert_runs(smoke_run_jax, "jax", 25 + 4, 8)
+    assert {metrics.read(path)["hyperparameters"]["engine"] for path in part_a} == {"scan"}
+    assert {metrics.read(path)["hyperparameters"]["matmul_precision"] for path in part_a} == {"float32"}
+    assert sorted(path.name.split("_")[0] for path in (smoke_run_jax / "logs/part_a/packs").glob("*.log")) == [
+        "a3",
+        "grid",
+    ]
+    a1_log = (smoke_run_jax / "logs/results/part_a/runs/c1-50_c2-60_sgd_dropout-0_seed-1.log").read_text()
+    assert "] epoch 2/2  train loss" in a1_log and "done: max test accuracy" in a1_log
+    assert len(pd.read_csv(smoke_run_jax / "results/tables/a4.csv")) == 6
+    assert (smoke_run_jax / "results/report.html").stat().st_size > 0
+    assert_clean_logs(smoke_run_jax / "logs", 29 + 8)
+    done = snakemake(smoke_run_jax, "-n", "--configfile", str(smoke_run_jax / "jax.yaml"), *smoke_config())
+    assert "Nothing to be done" in done.stdout + done.stderr
+
+
+def assert_clean_logs(folder, runs):
     """No TensorFlow / XLA C++ chatter: setup lines, one line per epoch, the result."""
     logs = list(folder.rglob("*.log"))
-    assert len(logs) > 45
+    assert len(logs) > runs
     for path in logs:
         for line in path.read_text().splitlines():
             assert not re.match(r"[IWE]\d{4} ", line) and "absl::InitializeLog" not in line, f"{path}: {line}"
