@@ -5,11 +5,9 @@ from nnstudy import experiments, jobs
 jobs.run(
     snakemake,
     lambda log: experiments.prepare_text(
+        **dict(snakemake.params.items()),  # length, min_count, max_vocabulary
         train_csv=snakemake.input.train,
         test_csv=snakemake.input.test,
-        length=snakemake.params.length,
-        min_count=snakemake.params.min_count,
-        max_vocabulary=snakemake.params.max_vocabulary,
         outputs=dict(snakemake.output.items()),
         log=log,
     ),
