@@ -225,6 +225,35 @@ if ((PACK > 1)) && [[ $MODE == study ]]; then
         fail "SLURM accounting check of the fault run failed"
     say "fault: killed $(basename "$killed") after epoch 3; the retried allocation resumed it ($resumed)" \
         "and rewrote its $((${#runs[@]} - 1)) neighbours from their final state"
+
+    # What preemption and the time limit do: SLURM sends SIGTERM to the job's
+    # steps. Every run of the pack saves its finished epochs and stops; the
+    # retried allocation resumes each one from there.
+    say "fault: scancel --signal=TERM a packed allocation mid-training"
+    for run in "${runs[@]}"; do rm -rf "resume/$run"; done
+    timeout --foreground -s INT -k 120 900 "${FAULT[@]}" -- train_pack_0 >term.log 2>&1 &
+    term_pid=$!
+    jobid=""
+    for ((i = 0; i < 1200; i++)); do
+        sleep 0.5
+        kill -0 "$term_pid" 2>/dev/null || break
+        grep -q "^\[[0-9:]*\] epoch 3/" "logs/${runs[0]}.log" 2>/dev/null || continue
+        jobid=$(grep -o "has been submitted with SLURM jobid [0-9]*" term.log | tail -n 1 | grep -o "[0-9]*$")
+        scancel --signal=TERM "$jobid" && break
+    done
+    wait "$term_pid" || { tail -n 40 term.log; fail "the packed run stopped by SIGTERM did not finish"; }
+    [[ -n $jobid ]] || fail "train_pack_0 was not caught mid-training (see $SCRATCH/term.log)"
+    grep -q "Trying to restart job" term.log || fail "Snakemake did not retry the allocation stopped by SIGTERM"
+    # The stopped attempt's job logs are rewritten by the retry; its allocation's SLURM log keeps the line.
+    slurm_log=$(find .snakemake/slurm_logs -name "$jobid.log" | head -n 1)
+    grep -q "stopped by SIGTERM" "$slurm_log" ||
+        fail "allocation $jobid did not log 'stopped by SIGTERM': $(tail -n 5 "$slurm_log")"
+    resumed=0
+    for run in "${runs[@]}"; do
+        if grep -q "resuming after epoch [0-9]* of 10" "logs/$run.log"; then resumed=$((resumed + 1)); fi
+    done
+    ((resumed > 0)) || fail "no run of the retried allocation resumed after SIGTERM"
+    say "fault: SIGTERM to allocation $jobid: its runs saved and stopped; the retry resumed $resumed of them"
 fi
 
 say "PASS ($MODE, $PACK training job(s) per allocation): SLURM profile ran the workflow; all GPU jobs accounted with gres/gpu=1"
