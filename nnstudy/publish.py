@@ -3,16 +3,11 @@
     python -m nnstudy.publish docs/paper-results --results results \
         --snakemake-log .snakemake/log/<run>.snakemake.log --command "snakemake ..."
 
-copies the workflow's own all_runs.csv, study tables, verdicts and report.html,
-records how the run was made (publication.json) and writes README.md from the
-folder's README.md.j2. Every number in README.md comes from all_runs.csv and
-the workflow's comparison and verdict tables (`render_readme`, which the tests
-repeat); a difference from the reference the workflow flags (beyond 0.03 and,
-with several seeds, outside our seeds' range: nnstudy.analysis.stats) needs a
-written explanation in explanations.yaml, keyed "question: row". The run's
-report shows those explanations beside their rows when the run is made with
-the folder's config (`--configfile <folder>/config.yaml`: rules/common.smk,
-report_inputs).
+copies the workflow's own all_runs.csv, histories, study tables, verdicts and
+report.html, records how the run was made (publication.json) and writes
+README.md from the folder's README.md.j2 (nnstudy.report.readme). The run's
+report shows the folder's explanations.yaml beside the rows they explain when
+the run is made with the folder's config (`--configfile <folder>/config.yaml`).
 
 All or nothing: the inputs are checked first, and the publication is put
 together in a temporary folder beside the destination, which it replaces
@@ -33,18 +28,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-import jinja2
-import pandas as pd
-
-from nnstudy import faults, questions, settings
-from nnstudy.analysis import formats, reference, stats, tables
+from nnstudy import faults, settings
 from nnstudy.analysis import runs as study_runs
 from nnstudy.errors import StudyError
 from nnstudy.identity import git_commit
+from nnstudy.report.readme import COMPARED, project_readme, render_readme
 
 # The published tables keep the names of the first publication.
 TABLES = {"b5": "b5_models", "b6": "b6_rnn_variants", "masking": "b_masking"}
-COMPARED = ("b5", "b6")
 # What a publication takes from the results folder: (file under --results, name in the publication).
 COPIED = [
     ("tables/all_runs.csv", "all_runs.csv"),
@@ -53,145 +44,10 @@ COPIED = [
     *((f"tables/{question}_reference.csv", f"{question}_reference.csv") for question in COMPARED),
     ("tables/verdicts.csv", "verdicts.csv"),
 ]
+# Every epoch of every run: histories.csv, or histories.csv.gz for a large study (nnstudy.analysis.stats).
+HISTORIES = ("tables/histories.csv", "tables/histories.csv.gz")
 # What the publication folder holds before its first publication, written by hand.
 HANDWRITTEN = ("README.md.j2", "explanations.yaml")
-README_BLOCK = re.compile(r"(<!-- paper-results:glance -->\n).*?(<!-- /paper-results:glance -->)", re.DOTALL)
-
-
-def anchor(text: str) -> str:
-    """The link target GitHub gives a Markdown heading: "B5: Word CNN, with dropout" → "b5-word-cnn-with-dropout"."""
-    return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
-
-
-def comparison_rows(question: str, folder: Path, runs: pd.DataFrame, config: dict) -> list[dict]:
-    """Ours beside the reference for B5 or B6: the reference, the difference
-    and whether the workflow flagged it to explain from its comparison table
-    (<question>_reference.csv) in the published folder, ours (max, final epoch
-    and mean over epochs, with their intervals over seeds) from all_runs.csv
-    (`runs`; config: the part's). One dict per row, with the key
-    explanations.yaml names it by ("b5: Word CNN, with dropout")."""
-    keys = questions.QUESTIONS[question].keys
-    theirs = reference.read_comparison(folder / f"{question}_reference.csv")
-    ours = tables.summary(study_runs.question_runs(question, runs, config), keys, list(tables.ACCURACIES))
-    table = theirs.drop(columns=[c for c in ours if c in theirs and c not in keys]).merge(ours, on=keys, how="left")
-    rows = []
-    for _, row in table.iterrows():
-        key = reference.row_key(question, row)
-        name = key.split(": ", 1)[1]
-        rows.append(
-            {
-                "key": name,
-                "explanation_key": key,
-                "anchor": anchor(f"{question.upper()}: {name}"),
-                "ours": {statistic: _ours(row, statistic) for statistic in tables.ACCURACIES},
-                "reference": formats.accuracy(row["reference_max_test_accuracy"]),
-                "reference_mean": formats.accuracy(row["reference_mean_test_accuracy"]),
-                "difference": formats.signed(row["difference_max_test_accuracy"]),
-                "explain": str(row["explain_max_test_accuracy"]) == "True",
-            }
-        )
-    return rows
-
-
-def _ours(row, statistic: str) -> str:
-    """Our mean over seeds, with its 95 % interval when there are several."""
-    interval = formats.interval(row[f"{statistic}_ci_low"], row[f"{statistic}_ci_high"])
-    return formats.accuracy(row[statistic]) + (f" ({interval})" if row["seeds"] > 1 else "")
-
-
-def _markdown(rows: list[dict], link: str = "") -> str:
-    """A comparison as Markdown: max over epochs (ours, the reference's, the
-    difference), ours at the final epoch, mean over epochs (ours, the
-    reference's), and a link to the explanation of a difference to explain."""
-    lines = [
-        "| model | max: ours | max: reference | difference | final epoch: ours | mean: ours | mean: reference | why |",
-        "|:--|--:|--:|--:|--:|--:|--:|:--|",
-    ]
-    for row in rows:
-        ours, why = row["ours"], f"[explained]({link}#{row['anchor']})" if row["explain"] else ""
-        cells = [row["key"], ours["max_test_accuracy"], row["reference"], row["difference"]]
-        cells += [ours["final_test_accuracy"], ours["mean_test_accuracy"], row["reference_mean"], why]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def readme_context(folder: Path, link: str = "") -> dict:
-    """What README.md.j2 shows, from the folder's all_runs.csv, comparison
-    tables, verdicts.csv and publication.json (`link`: where the explanations
-    are, for the glance; "" inside README.md)."""
-    runs = study_runs.read_all_runs(folder / "all_runs.csv")
-    publication = json.loads((folder / "publication.json").read_text())
-    part_b = publication["config"]["part_b"]
-    explanations = reference.read_explanations(folder / "explanations.yaml")
-    comparisons = {q: comparison_rows(q, folder, runs, part_b) for q in COMPARED}
-    missing = [row["explanation_key"] for rows in comparisons.values() for row in rows
-               if row["explain"] and row["explanation_key"] not in explanations]  # fmt: skip
-    if missing:
-        raise StudyError(f"{folder / 'explanations.yaml'}: no explanation for {'; '.join(missing)}")
-    masking = study_runs.question_runs("masking", runs, part_b)
-    engines = runs.groupby(["architecture", "backend", "precision"]).size().reset_index(name="runs")
-    verdicts = pd.read_csv(folder / "verdicts.csv", dtype=str, keep_default_na=False)
-    seeds = sorted(runs["seed"].unique().tolist())
-    return {
-        "runs": runs,
-        "publication": publication,
-        "count": len(runs),
-        "epochs": sorted(runs["epochs_run"].unique().tolist()),
-        "train_sizes": sorted(runs["train_size"].unique().tolist()),
-        "test_sizes": sorted(runs["test_size"].unique().tolist()),
-        "seeds": seeds,
-        "masked_runs": int(runs["mask_padding"].astype(bool).sum()),
-        "engines": engines.to_dict("records"),
-        "job_hours": runs["job_seconds"].sum() / 3600,
-        **{q: _markdown(rows, link) for q, rows in comparisons.items()},
-        "masking": tables.masking_table(masking).to_markdown(index=False, disable_numparse=True),
-        "gains": tables.masking_gains(masking),
-        "verdicts": {
-            q: list(rows[rows["statistic"] == "max_test_accuracy"]["sentence"])
-            for q, rows in verdicts.groupby("question", sort=False)
-        },
-        "optimism": stats.optimism_sentence(runs),
-        "explained": [
-            row | {"question": q.upper(), "text": explanations[row["explanation_key"]]}
-            for q, rows in comparisons.items()
-            for row in rows
-            if row["explain"]
-        ],
-        "number": lambda value, sign=False: (formats.signed if sign else formats.accuracy)(value),
-    }
-
-
-def render_readme(folder: Path) -> str:
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(folder)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-    )
-    return environment.get_template("README.md.j2").render(**readme_context(folder))
-
-
-def readme_block(folder: Path, link: str) -> str:
-    """The project README's glance at B5 and B6: ours beside the reference,
-    each difference to explain linked to its explanation."""
-    context = readme_context(folder, link)
-    seeds, epochs = ", ".join(map(str, context["seeds"])), ", ".join(map(str, context["epochs"]))
-    several = len(context["seeds"]) > 1
-    ours = f"the mean of {len(context['seeds'])} seeds (its 95 % interval)" if several else "one seed's"
-    return (
-        f"Test accuracy, ours beside the reference report's: max and mean over a run's {epochs} epochs and ours at "
-        f"the final epoch; ours is {ours}. A difference beyond 0.03 links to why.\n\nB5:\n\n{context['b5']}\n\n"
-        f"B6 (the GRU rows are B5's Char / Word RNN):\n\n{context['b6']}\n\nFrom [{link}]({link}) "
-        f"({context['count']} runs, seed{'s' * several} {seeds}, {epochs} epochs); details there.\n"
-    )
-
-
-def project_readme(readme: Path, folder: Path, link: str) -> str:
-    """The project README's text with its B5 block filled from the publication in `folder`."""
-    text = readme.read_text()
-    if not README_BLOCK.search(text):
-        raise StudyError(f"{readme}: no <!-- paper-results:glance --> block to fill")
-    return README_BLOCK.sub(lambda m: m[1] + readme_block(folder, link) + m[2], text)
 
 
 def run_times(snakemake_log: Path) -> tuple[str, float]:
@@ -227,6 +83,8 @@ def publish(
 ) -> None:
     """Copy the run's files into `folder`, record its making, write README.md; all or nothing (see the module)."""
     missing = [source for source, _ in COPIED if not (results / source).is_file()]
+    histories = [results / name for name in HISTORIES if (results / name).is_file()]
+    missing += [] if histories else [" or ".join(HISTORIES)]
     if missing:
         raise StudyError(f"{results}: no finished study to publish (no {', '.join(missing)}); run the study first")
     missing = [name for name in HANDWRITTEN if not (folder / name).is_file()]
@@ -239,6 +97,9 @@ def publish(
         shutil.copytree(folder, staging, dirs_exist_ok=True)  # the hand-written files, and the folder's mode
         for source, name in COPIED:
             shutil.copy(results / source, staging / name)
+        for old in staging.glob("histories.csv*"):  # a republished study may have changed size
+            old.unlink()
+        shutil.copy(histories[0], staging / histories[0].name)
         publication = {
             "command": command,
             "note": note,

@@ -232,6 +232,8 @@ def test_publishing_is_all_or_nothing(tmp_path):
     for source, name in publish.COPIED:  # a finished study's results: the publication's own copies
         (workflow / "results" / source).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(published / name, workflow / "results" / source)
+    for history in published.glob("histories.csv*"):
+        shutil.copy(history, workflow / "results/tables" / history.name)
     shutil.copy(REPO / "README.md", workflow / "README.md")
     folder = workflow / "docs/paper-results"
     shutil.copytree(published, folder)

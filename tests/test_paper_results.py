@@ -15,6 +15,7 @@ from generated_study import CONFIG
 from nnstudy import publish
 from nnstudy.analysis import runs as study_runs
 from nnstudy.errors import StudyError
+from nnstudy.report import readme
 
 PUBLISHED = REPO / "docs/paper-results"
 REFERENCE = REPO / "data/reference"
@@ -45,23 +46,23 @@ def test_published_runs_are_at_paper_settings(runs):
 
 
 def test_readme_numbers_are_generated_from_the_csv():
-    assert (PUBLISHED / "README.md").read_text() == publish.render_readme(PUBLISHED)
+    assert (PUBLISHED / "README.md").read_text() == readme.render_readme(PUBLISHED)
 
 
 def test_project_readme_shows_the_published_b5_table():
-    block = publish.README_BLOCK.search((REPO / "README.md").read_text())
+    block = readme.README_BLOCK.search((REPO / "README.md").read_text())
     assert block is not None
-    assert publish.readme_block(PUBLISHED, "docs/paper-results/README.md") in block[0]
+    assert readme.readme_block(PUBLISHED, "docs/paper-results/README.md") in block[0]
 
 
 def test_every_large_difference_needs_an_explanation(tmp_path):
     folder = tmp_path / "published"
     shutil.copytree(PUBLISHED, folder)
-    explained = [row["key"] for row in publish.readme_context(folder)["explained"]]
+    explained = [row["key"] for row in readme.readme_context(folder)["explained"]]
     assert explained, "the published run differs from the reference somewhere by more than 0.03"
     (folder / "explanations.yaml").write_text("{}\n")
     with pytest.raises(StudyError, match=f"explanations.yaml: no explanation for b.: {re.escape(explained[0])}"):
-        publish.render_readme(folder)
+        readme.render_readme(folder)
 
 
 def test_wall_time_comes_from_the_snakemake_log(tmp_path):
@@ -103,17 +104,16 @@ def test_readme_of_a_study_with_seeds(generated_report, tmp_path):
                    "started": "2026-12-01 10:00", "wall_seconds": 60, "snakemake_invocations": 1}  # fmt: skip
     (tmp_path / "publication.json").write_text(json.dumps(publication))
     (tmp_path / "explanations.yaml").write_text("{}\n")
-    flagged = [row["explanation_key"] for q in publish.COMPARED
-               for row in publish.comparison_rows(q, tmp_path, runs, CONFIG["part_b"]) if row["explain"]]  # fmt: skip
+    flagged = [row["explanation_key"] for q in readme.COMPARED
+               for row in readme.comparison_rows(q, tmp_path, runs, CONFIG["part_b"]) if row["explain"]]  # fmt: skip
     (tmp_path / "explanations.yaml").write_text("".join(f'"{key}": why {i}\n' for i, key in enumerate(flagged)))
-    readme = publish.render_readme(tmp_path)
-    assert re.search(r"\| Word CNN, with dropout \| 0\.\d{4} \(0\.\d{4}–0\.\d{4}\) \| 0\.7914 \|", readme)
+    text = readme.render_readme(tmp_path)
+    assert re.search(r"\| Word CNN, with dropout \| 0\.\d{4} \(0\.\d{4}–0\.\d{4}\) \| 0\.7914 \|", text)
     verdicts = pd.read_csv(tmp_path / "verdicts.csv", dtype=str)
     b5 = verdicts[(verdicts["question"] == "b5") & (verdicts["statistic"] == "max_test_accuracy")]
-    assert all(f"- {sentence}\n" in readme for sentence in b5["sentence"])
+    assert all(f"- {sentence}\n" in text for sentence in b5["sentence"])
     for key in flagged:
         question, row = key.split(": ", 1)
         assert (
-            f"### {question.upper()}: {row}\n" in readme
-            and f"(#{publish.anchor(f'{question.upper()}: {row}')})" in readme
+            f"### {question.upper()}: {row}\n" in text and f"(#{readme.anchor(f'{question.upper()}: {row}')})" in text
         )

@@ -13,9 +13,10 @@ from conftest import REPO
 from generated_study import CONFIG
 from scipy import stats as scipy_stats
 
-from nnstudy import metrics, plan, publish, questions
+from nnstudy import metrics, plan, questions
 from nnstudy.analysis import reference, stats, tables
 from nnstudy.analysis import runs as study_runs
+from nnstudy.report import readme
 
 T_2 = 4.302652729911275  # Student t, 97.5 % quantile, 2 degrees of freedom (printed tables: 4.303)
 T_1 = 12.706204736174707  # the same with 1 degree of freedom (12.706)
@@ -265,7 +266,7 @@ def test_with_one_seed_explaining_is_the_band_alone():
         theirs = reference.read_reference(questions.reference_files(key, REPO / "data/reference"))
         table = stats.reference_uncertainty(reference.reference_comparison(key, runs, theirs, config), runs, key)
         beyond = (table["difference_max_test_accuracy"].abs() > stats.EXPLAIN_ABOVE).tolist()
-        rows = publish.comparison_rows(key, folder, published, config)  # from the published comparison table
+        rows = readme.comparison_rows(key, folder, published, config)  # from the published comparison table
         assert table["explain_max_test_accuracy"].tolist() == beyond == [row["explain"] for row in rows]
         assert table["in_ci_max_test_accuracy"].isna().all()
 

@@ -1,0 +1,179 @@
+"""A publication's README (docs/paper-results/README.md) and the project README's glance at it.
+
+Every number comes from the published folder: all_runs.csv, the histories, the
+workflow's comparison and verdict tables, publication.json, and
+data/reference/ for A1; README.md.j2 lays them out (`render_readme`, which the
+tests repeat). A difference from the reference the workflow flags (beyond 0.03
+and, with several seeds, outside our seeds' range: nnstudy.analysis.stats)
+needs a written explanation in explanations.yaml, keyed "question: row".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from nnstudy import questions
+from nnstudy.analysis import curves, formats, reference, stats, tables
+from nnstudy.analysis import runs as study_runs
+from nnstudy.errors import StudyError
+
+COMPARED = ("b5", "b6")
+README_BLOCK = re.compile(r"(<!-- paper-results:glance -->\n).*?(<!-- /paper-results:glance -->)", re.DOTALL)
+
+
+def anchor(text: str) -> str:
+    """The link target GitHub gives a Markdown heading: "B5: Word CNN, with dropout" → "b5-word-cnn-with-dropout"."""
+    return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
+
+
+def comparison_rows(question: str, folder: Path, runs: pd.DataFrame, config: dict) -> list[dict]:
+    """Ours beside the reference for B5 or B6: the reference, the difference
+    and whether the workflow flagged it to explain from its comparison table
+    (<question>_reference.csv) in the published folder, ours (max, final epoch
+    and mean over epochs, with their intervals over seeds) from all_runs.csv
+    (`runs`; config: the part's). One dict per row, with the key
+    explanations.yaml names it by ("b5: Word CNN, with dropout")."""
+    keys = questions.QUESTIONS[question].keys
+    theirs = reference.read_comparison(folder / f"{question}_reference.csv")
+    ours = tables.summary(study_runs.question_runs(question, runs, config), keys, list(tables.ACCURACIES))
+    table = theirs.drop(columns=[c for c in ours if c in theirs and c not in keys]).merge(ours, on=keys, how="left")
+    rows = []
+    for _, row in table.iterrows():
+        key = reference.row_key(question, row)
+        name = key.split(": ", 1)[1]
+        rows.append(
+            {
+                "key": name,
+                "explanation_key": key,
+                "anchor": anchor(f"{question.upper()}: {name}"),
+                "ours": {statistic: _ours(row, statistic) for statistic in tables.ACCURACIES},
+                "reference": formats.accuracy(row["reference_max_test_accuracy"]),
+                "reference_mean": formats.accuracy(row["reference_mean_test_accuracy"]),
+                "difference": formats.signed(row["difference_max_test_accuracy"]),
+                "explain": str(row["explain_max_test_accuracy"]) == "True",
+            }
+        )
+    return rows
+
+
+def _ours(row, statistic: str) -> str:
+    """Our mean over seeds, with its 95 % interval when there are several."""
+    interval = formats.interval(row[f"{statistic}_ci_low"], row[f"{statistic}_ci_high"])
+    return formats.accuracy(row[statistic]) + (f" ({interval})" if row["seeds"] > 1 else "")
+
+
+def _markdown(rows: list[dict], link: str = "") -> str:
+    """A comparison as Markdown: max over epochs (ours, the reference's, the
+    difference), ours at the final epoch, mean over epochs (ours, the
+    reference's), and a link to the explanation of a difference to explain."""
+    lines = [
+        "| model | max: ours | max: reference | difference | final epoch: ours | mean: ours | mean: reference | why |",
+        "|:--|--:|--:|--:|--:|--:|--:|:--|",
+    ]
+    for row in rows:
+        ours, why = row["ours"], f"[explained]({link}#{row['anchor']})" if row["explain"] else ""
+        cells = [row["key"], ours["max_test_accuracy"], row["reference"], row["difference"]]
+        cells += [ours["final_test_accuracy"], ours["mean_test_accuracy"], row["reference_mean"], why]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def readme_context(folder: Path, link: str = "") -> dict:
+    """What README.md.j2 shows, from the folder's all_runs.csv, comparison
+    tables, verdicts.csv and publication.json (`link`: where the explanations
+    are, for the glance; "" inside README.md)."""
+    runs = study_runs.read_all_runs(folder / "all_runs.csv")
+    publication = json.loads((folder / "publication.json").read_text())
+    part_b = publication["config"]["part_b"]
+    explanations = reference.read_explanations(folder / "explanations.yaml")
+    comparisons = {q: comparison_rows(q, folder, runs, part_b) for q in COMPARED}
+    missing = [row["explanation_key"] for rows in comparisons.values() for row in rows
+               if row["explain"] and row["explanation_key"] not in explanations]  # fmt: skip
+    if missing:
+        raise StudyError(f"{folder / 'explanations.yaml'}: no explanation for {'; '.join(missing)}")
+    runs, part_a_runs = runs[runs["part"] == "B"], runs[runs["part"] == "A"]
+    masking = study_runs.question_runs("masking", runs, part_b)
+    engines = runs.groupby(["architecture", "backend", "precision"]).size().reset_index(name="runs")
+    verdicts = pd.read_csv(folder / "verdicts.csv", dtype=str, keep_default_na=False)
+    seeds = sorted(runs["seed"].unique().tolist())
+    return {
+        "runs": runs,
+        "publication": publication,
+        "count": len(runs),
+        "epochs": sorted(runs["epochs_run"].unique().tolist()),
+        "train_sizes": sorted(runs["train_size"].unique().tolist()),
+        "test_sizes": sorted(runs["test_size"].unique().tolist()),
+        "seeds": seeds,
+        "masked_runs": int(runs["mask_padding"].astype(bool).sum()),
+        "engines": engines.to_dict("records"),
+        "job_hours": runs["job_seconds"].sum() / 3600,
+        **{q: _markdown(rows, link) for q, rows in comparisons.items()},
+        "masking": tables.masking_table(masking).to_markdown(index=False, disable_numparse=True),
+        "gains": tables.masking_gains(masking),
+        "verdicts": {
+            q: list(rows[rows["statistic"] == "max_test_accuracy"]["sentence"])
+            for q, rows in verdicts.groupby("question", sort=False)
+        },
+        "optimism": stats.optimism_sentence(runs),
+        "explained": [
+            row | {"question": q.upper(), "text": explanations[row["explanation_key"]]}
+            for q, rows in comparisons.items()
+            for row in rows
+            if row["explain"]
+        ],
+        "a1": a1_context(folder, part_a_runs, publication["config"]),
+        "number": lambda value, sign=False: (formats.signed if sign else formats.accuracy)(value),
+    }
+
+
+def a1_context(folder: Path, runs: pd.DataFrame, config: dict) -> list[dict]:
+    """A1 at each of its seeds beside the reference report's A1: max, mean and final test accuracy and
+    the shape of the curves (nnstudy.analysis.curves), from the published histories; [] without A1."""
+    rows = study_runs.question_runs("a1", runs, config["part_a"]) if len(runs) else runs
+    if not len(rows):
+        return []
+    histories = pd.read_csv(next(folder.glob("histories.csv*")))
+    theirs = pd.read_csv(Path(questions.reference_files("a4")[0])).set_index("experiment").loc[questions.A1.name]
+    return [
+        {"seed": int(run["seed"]), "c1": int(run["c1"]), "c2": int(run["c2"]), "reference": theirs}
+        | curves.shape(histories[histories["run"] == run["run"]])
+        for _, run in rows.iterrows()
+    ]
+
+
+def render_readme(folder: Path) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+    )
+    return environment.get_template("README.md.j2").render(**readme_context(folder))
+
+
+def readme_block(folder: Path, link: str) -> str:
+    """The project README's glance at B5 and B6: ours beside the reference,
+    each difference to explain linked to its explanation."""
+    context = readme_context(folder, link)
+    seeds, epochs = ", ".join(map(str, context["seeds"])), ", ".join(map(str, context["epochs"]))
+    several = len(context["seeds"]) > 1
+    ours = f"the mean of {len(context['seeds'])} seeds (its 95 % interval)" if several else "one seed's"
+    return (
+        f"Test accuracy, ours beside the reference report's: max and mean over a run's {epochs} epochs and ours at "
+        f"the final epoch; ours is {ours}. A difference beyond 0.03 links to why.\n\nB5:\n\n{context['b5']}\n\n"
+        f"B6 (the GRU rows are B5's Char / Word RNN):\n\n{context['b6']}\n\nFrom [{link}]({link}) "
+        f"({context['count']} runs, seed{'s' * several} {seeds}, {epochs} epochs); details there.\n"
+    )
+
+
+def project_readme(readme: Path, folder: Path, link: str) -> str:
+    """The project README's text with its B5 block filled from the publication in `folder`."""
+    text = readme.read_text()
+    if not README_BLOCK.search(text):
+        raise StudyError(f"{readme}: no <!-- paper-results:glance --> block to fill")
+    return README_BLOCK.sub(lambda m: m[1] + readme_block(folder, link) + m[2], text)
