@@ -93,26 +93,26 @@ def smoke_config(*extra: str) -> list[str]:
     return ["--config", "preset=smoke", f"cifar10_dir={CIFAR_DIR}", *extra]
 
 
+def smoke_run_config(*extra: str) -> list[str]:
+    """The shared smoke study's own arguments (its engines beside the smoke preset)."""
+    return ["--configfile", "engines.yaml", *smoke_config(*extra)]
+
+
+SMOKE_ENGINES = "training: {backend: {cifar_cnn: jax, text_rnn: jax}, engine: scan}\n"
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> Path:
-    """A copy of the workflow after a complete smoke run (shared by integration tests)."""
+    """A copy of the workflow after a complete smoke run, shared by the integration tests.
+    One study serves the three engines: Part A on JAX's scan engine (a seed's grid in one
+    packed job, A3's four in another once the grid has chosen), the text CNNs on
+    TensorFlow's fit and the text RNNs on JAX's (Part A on TensorFlow's fit: the
+    single-run tests, the container and SLURM studies)."""
     if not CIFAR_DIR.is_dir():
         pytest.skip(f"{CIFAR_DIR} not available")
     workdir = copy_workflow(tmp_path_factory.mktemp("smoke") / "workflow")
-    snakemake(workdir, "--cores", "2", *smoke_config())
-    return workdir
-
-
-@pytest.fixture(scope="session")
-def smoke_run_jax(tmp_path_factory) -> Path:
-    """A smoke run on Keras' JAX backend: Part A on the packed scan engine (a seed's
-    grid in one job, A3's four in another once the grid has chosen) and B5."""
-    if not CIFAR_DIR.is_dir():
-        pytest.skip(f"{CIFAR_DIR} not available")
-    workdir = copy_workflow(tmp_path_factory.mktemp("smoke-jax") / "workflow")
-    engine = workdir / "jax.yaml"
-    engine.write_text("training: {backend: jax, engine: scan}\nquestions: [a1, a2, a3, a4, b5]\n")
-    snakemake(workdir, "--cores", "2", "--configfile", str(engine), *smoke_config())
+    (workdir / "engines.yaml").write_text(SMOKE_ENGINES)
+    snakemake(workdir, "--cores", "2", *smoke_run_config())
     return workdir
 
 

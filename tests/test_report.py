@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO, smoke_config, snakemake
+from conftest import REPO, smoke_run_config, snakemake
 from generated_study import CONFIG, OPTIMUM, QUESTIONS, SECTIONS, SEEDS
 
 from nnstudy import identity, questions
@@ -194,8 +194,8 @@ def test_report_after_smoke_run(smoke_run):
     ):
         assert (smoke_run / f"results/figures/{name}.png").stat().st_size > 10_000
 
-    snakemake(smoke_run, "--report", "report.html", *smoke_config())
-    snakemake(smoke_run, "--report", "report.zip", *smoke_config())
+    snakemake(smoke_run, "--report", "report.html", *smoke_run_config())
+    snakemake(smoke_run, "--report", "report.zip", *smoke_run_config())
     assert (smoke_run / "report.html").stat().st_size > 100_000
     with zipfile.ZipFile(smoke_run / "report.zip") as archive:
         names = archive.namelist()

@@ -11,7 +11,17 @@ import time
 import pandas as pd
 import pytest
 import yaml
-from conftest import CIFAR_DIR, REPO, SNAKEMAKE, copy_workflow, nnstudy_status, smoke_config, snakemake, status_rows
+from conftest import (
+    CIFAR_DIR,
+    REPO,
+    SNAKEMAKE,
+    copy_workflow,
+    nnstudy_status,
+    smoke_config,
+    smoke_run_config,
+    snakemake,
+    status_rows,
+)
 
 from nnstudy import metrics
 
@@ -20,28 +30,40 @@ pytestmark = pytest.mark.integration
 TABLES = ["a2", "a4", "b5", "b6", "masking"]
 
 
-def assert_runs(study, backend, part_a_runs, part_b_runs):
-    """Every run's files, 2 epochs each, on `backend` (CPU); (Part A's, Part B's metrics files)."""
-    part_a = sorted((study / "results/part_a/runs").glob("*/metrics.json"))
-    part_b = sorted((study / "results/part_b/runs").glob("*/metrics.json"))
-    assert (len(part_a), len(part_b)) == (part_a_runs, part_b_runs)
-    for path in part_a + part_b:
+def assert_runs(paths, backend, engine):
+    """Every run's files, 2 epochs each, trained by `backend`'s `engine` on the CPU."""
+    for path in paths:
         document = metrics.read(path)
         assert [entry["epoch"] for entry in document["history"]] == [1, 2]
         assert document["device"]["type"] == "CPU"
         assert document["device"]["backend"] == document["hyperparameters"]["backend"] == backend
+        assert document["hyperparameters"].get("engine", "fit") == engine
         assert {backend, "keras", "python"} <= document["versions"].keys()
         assert 0 <= document["summary"]["max_test_accuracy"] <= 1
         for plot in ("costs.png", "accuracies.png", "model.keras"):
             assert (path.parent / plot).stat().st_size > 0
-    return part_a, part_b
 
 
 def test_smoke_study_produces_every_output(smoke_run):
-    """The whole smoke study on TensorFlow: the grid, A3 a–d with the chosen pair; B5, B6 and the masked runs."""
-    part_a, part_b = assert_runs(smoke_run, "tensorflow", 25 + 4, 16 + 5)
+    """The whole smoke study: the grid and A3 a–d with the chosen pair, packed on the scan
+    engine; B5, B6 and the masked runs (CNNs on TensorFlow, RNNs on JAX). Every run keeps
+    its own files and log lines."""
+    runs = smoke_run / "results/part_b/runs"
+    part_a = sorted((smoke_run / "results/part_a/runs").glob("*/metrics.json"))
+    part_b = sorted(runs.glob("*/metrics.json"))
+    cnns = [path for path in part_b if "-cnn_" in path.parent.name]
+    rnns = [path for path in part_b if path not in cnns]
+    assert (len(part_a), len(cnns), len(rnns)) == (25 + 4, 4, 17)
+    assert_runs(part_a, "jax", "scan")
+    assert_runs(cnns, "tensorflow", "fit")
+    assert_runs(rnns, "jax", "fit")
     a1 = metrics.read(smoke_run / "results/part_a/runs/c1-50_c2-60_sgd_dropout-0_seed-1/metrics.json")
     assert a1["parameters"] == 378_570 and a1["hyperparameters"]["train_size"] == 256
+    assert {metrics.read(path)["hyperparameters"]["matmul_precision"] for path in part_a} == {"float32"}
+    packs = sorted(path.name.split("_")[0] for path in (smoke_run / "logs/part_a/packs").glob("*.log"))
+    assert packs == ["a3", "grid"]
+    a1_log = (smoke_run / "logs/results/part_a/runs/c1-50_c2-60_sgd_dropout-0_seed-1.log").read_text()
+    assert "] epoch 2/2  train loss" in a1_log and "done: max test accuracy" in a1_log
     grid = pd.read_csv(smoke_run / "results/tables/a2.csv")
     assert len(grid) == 25
     optimum = json.loads((smoke_run / "results/part_a/optimum.json").read_text())
@@ -64,32 +86,15 @@ def test_smoke_study_produces_every_output(smoke_run):
         assert (smoke_run / f"results/part_a/feature_maps/test_image_{index}.png").stat().st_size > 0
     vocabulary = json.loads((smoke_run / "results/part_b/data/vocabulary.json").read_text())
     assert vocabulary["num_classes"] == 14 and vocabulary["vocabulary"][:2] == ["<pad>", "<unk>"]
+    masked = [metrics.read(path)["hyperparameters"]["mask_padding"] for path in part_b if "padding-masked" in str(path)]
+    assert masked == [True] * 5
     # Finished runs keep their last state: a retried packed allocation rewrites them from it.
     states = sorted((smoke_run / "resume").rglob("history.json"))
-    assert len(states) == len(part_a) + len(part_b)
+    assert len(states) == 50
     assert all(len(json.loads(state.read_text())["history"]) == 2 for state in states)
     benchmark = next((smoke_run / "benchmarks").rglob("*.tsv"))
     assert benchmark.read_text().startswith("s\t")
     assert_clean_logs(smoke_run / "logs", 50)
-
-
-def test_a_jax_study_trains_part_a_in_packs_on_the_scan_engine(smoke_run_jax):
-    """Part A on the scan engine (a seed's grid in one job, A3's four in another once the grid has
-    chosen), B5's CNNs and GRUs on JAX's fit: every run keeps its own files and log lines."""
-    part_a, _ = assert_runs(smoke_run_jax, "jax", 25 + 4, 8)
-    assert {metrics.read(path)["hyperparameters"]["engine"] for path in part_a} == {"scan"}
-    assert {metrics.read(path)["hyperparameters"]["matmul_precision"] for path in part_a} == {"float32"}
-    assert sorted(path.name.split("_")[0] for path in (smoke_run_jax / "logs/part_a/packs").glob("*.log")) == [
-        "a3",
-        "grid",
-    ]
-    a1_log = (smoke_run_jax / "logs/results/part_a/runs/c1-50_c2-60_sgd_dropout-0_seed-1.log").read_text()
-    assert "] epoch 2/2  train loss" in a1_log and "done: max test accuracy" in a1_log
-    assert len(pd.read_csv(smoke_run_jax / "results/tables/a4.csv")) == 6
-    assert (smoke_run_jax / "results/report.html").stat().st_size > 0
-    assert_clean_logs(smoke_run_jax / "logs", 29 + 8)
-    done = snakemake(smoke_run_jax, "-n", "--configfile", str(smoke_run_jax / "jax.yaml"), *smoke_config())
-    assert "Nothing to be done" in done.stdout + done.stderr
 
 
 def assert_clean_logs(folder, runs):
@@ -105,7 +110,7 @@ def assert_clean_logs(folder, runs):
 
 
 def test_status_of_a_finished_study(smoke_run):
-    result = nnstudy_status(smoke_run, *smoke_config())
+    result = nnstudy_status(smoke_run, *smoke_run_config())
     rows = status_rows(result.stdout)
     assert len(rows) == 25 + 4 + 16 + 5
     assert {cells[0] for cells in rows.values()} == {"done"} and {cells[1] for cells in rows.values()} == {"2/2"}
@@ -113,7 +118,7 @@ def test_status_of_a_finished_study(smoke_run):
 
 
 def test_nothing_left_to_do_after_the_study(smoke_run):
-    result = snakemake(smoke_run, "-n", *smoke_config())
+    result = snakemake(smoke_run, "-n", *smoke_run_config())
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
@@ -121,7 +126,7 @@ def test_rerun_one_target(smoke_run):
     target = "results/part_b/runs/word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1/metrics.json"
     before = metrics.read(smoke_run / target)
     (smoke_run / target).unlink()
-    result = snakemake(smoke_run, "--cores", "2", target, *smoke_config())
+    result = snakemake(smoke_run, "--cores", "2", target, *smoke_run_config())
     assert "1 of 1 steps (100%) done" in result.stderr
     after = metrics.read(smoke_run / target)
     assert [e["test_accuracy"] for e in after["history"]] == [e["test_accuracy"] for e in before["history"]]
@@ -192,36 +197,22 @@ def test_corrupt_data_fails_the_job_with_one_line(tmp_path):
     assert not (workflow / target).exists()
 
 
-def test_backend_and_precision_per_model_family(tmp_path):
-    """Word GRU on JAX in float32, word CNN on TensorFlow in bfloat16: each metrics.json says what trained it."""
+def test_precision_and_tensorboard_reach_the_job(tmp_path):
+    """A word CNN in mixed bfloat16 with TensorBoard scalars: its metrics.json says what trained it."""
     workflow = copy_workflow(tmp_path / "workflow")
-    extra = tmp_path / "engine.yaml"
-    extra.write_text(
-        yaml.safe_dump({"training": {"backend": {"text_rnn": "jax"}, "precision": {"text_cnn": "mixed_bfloat16"}}})
-    )
-    runs = {
-        ("jax", "float32"): "results/part_b/runs/word-gru_layers-1_dropout-0.5_clip-none_padding-unmasked_seed-1",
-        (
-            "tensorflow",
-            "mixed_bfloat16",
-        ): "results/part_b/runs/word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1",
-    }
-    targets = [f"{run}/metrics.json" for run in runs.values()]
-    snakemake(workflow, "--cores", "2", *targets, "--configfile", str(extra), *smoke_config())
-    for (backend, precision), run in runs.items():
-        document = metrics.read(workflow / run / "metrics.json")
-        assert document["device"]["backend"] == document["hyperparameters"]["backend"] == backend
-        assert document["hyperparameters"]["precision"] == document["device"]["precision"] == precision
-        assert backend in document["versions"]
-        assert [entry["epoch"] for entry in document["history"]] == [1, 2]
+    run = "word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1"
+    options = "training={precision: {text_cnn: mixed_bfloat16}, tensorboard: true}"
+    snakemake(workflow, "--cores", "1", f"results/part_b/runs/{run}/metrics.json", *smoke_config(options))
+    document = metrics.read(workflow / "results/part_b/runs" / run / "metrics.json")
+    assert document["hyperparameters"]["precision"] == document["device"]["precision"] == "mixed_bfloat16"
+    assert [entry["epoch"] for entry in document["history"]] == [1, 2]
+    for split in ("train", "validation"):
+        events = list((workflow / "logs/tensorboard" / run / split).glob("events.out.tfevents.*"))
+        assert len(events) == 1 and b"epoch_accuracy" in events[0].read_bytes()
 
 
-def test_masking_ablation_runs_and_refuses_models_without_padding_to_mask(tmp_path):
+def test_masking_refuses_models_without_padding_to_mask(tmp_path):
     workflow = copy_workflow(tmp_path / "workflow")
-    masked = "results/part_b/runs/word-lstm_layers-1_dropout-0_clip-none_padding-masked_seed-1"
-    snakemake(workflow, "--cores", "1", f"{masked}/metrics.json", *smoke_config())
-    assert metrics.read(workflow / masked / "metrics.json")["hyperparameters"]["mask_padding"] is True
-
     char = "results/part_b/runs/char-gru_layers-1_dropout-0_clip-none_padding-masked_seed-1"
     result = snakemake(workflow, "--cores", "1", f"{char}/metrics.json", *smoke_config(), check=False)
     assert result.returncode != 0
@@ -230,21 +221,6 @@ def test_masking_ablation_runs_and_refuses_models_without_padding_to_mask(tmp_pa
         in result.stderr
     )
     assert not (workflow / char / "metrics.json").exists()
-
-
-def test_tensorboard_scalars_per_run(tmp_path):
-    workflow = copy_workflow(tmp_path / "workflow")
-    run = "word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1"
-    snakemake(
-        workflow,
-        "--cores",
-        "1",
-        f"results/part_b/runs/{run}/metrics.json",
-        *smoke_config("training={tensorboard: true}"),
-    )
-    for split in ("train", "validation"):
-        events = list((workflow / "logs/tensorboard" / run / split).glob("events.out.tfevents.*"))
-        assert len(events) == 1 and b"epoch_accuracy" in events[0].read_bytes()
 
 
 def test_broken_resume_state_is_discarded_and_the_job_starts_afresh(tmp_path):

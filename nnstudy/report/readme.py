@@ -21,6 +21,7 @@ from nnstudy import questions
 from nnstudy.analysis import curves, formats, reference, stats, tables
 from nnstudy.analysis import runs as study_runs
 from nnstudy.errors import StudyError
+from nnstudy.report import scope
 
 COMPARED = ("b5", "b6")
 README_BLOCK = re.compile(r"(<!-- paper-results:glance -->\n).*?(<!-- /paper-results:glance -->)", re.DOTALL)
@@ -127,6 +128,8 @@ def readme_context(folder: Path, link: str = "") -> dict:
             if row["explain"]
         ],
         "a1": a1_context(folder, part_a_runs, publication["config"]),
+        "part_a_missing": _part_a_missing(publication["config"], explanations),
+        "histories_file": next((path.name for path in folder.glob("histories.csv*")), "histories.csv"),
         "number": lambda value, sign=False: (formats.signed if sign else formats.accuracy)(value),
     }
 
@@ -140,10 +143,18 @@ def a1_context(folder: Path, runs: pd.DataFrame, config: dict) -> list[dict]:
     histories = pd.read_csv(next(folder.glob("histories.csv*")))
     theirs = pd.read_csv(Path(questions.reference_files("a4")[0])).set_index("experiment").loc[questions.A1.name]
     return [
-        {"seed": int(run["seed"]), "c1": int(run["c1"]), "c2": int(run["c2"]), "reference": theirs}
+        {key: int(run[key]) for key in ("seed", "c1", "c2", "train_size", "test_size")}
+        | {"reference": theirs}
         | curves.shape(histories[histories["run"] == run["run"]])
         for _, run in rows.iterrows()
     ]
+
+
+def _part_a_missing(config: dict, notes: dict) -> str:
+    """The sentence on the questions of Part A this publication does not hold, and why ("" if none)."""
+    config = {"questions": [*scope.SPANS, *scope.NAMES]} | config  # a config from before `questions`: all of them
+    part_a = next(part for part in scope.coverage(config, notes) if part["part"] == "part_a")
+    return "" if part_a["run"] == scope.names(["a1", "a2", "a3", "a4"]) else part_a["sentence"]
 
 
 def render_readme(folder: Path) -> str:
