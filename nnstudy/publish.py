@@ -112,7 +112,10 @@ def publish(
             "snakemake_invocations": len(times),
         }
         (staging / "publication.json").write_text(json.dumps(publication, indent=1) + "\n")
-        (staging / "README.md").write_text(render_readme(staging))
+        try:
+            (staging / "README.md").write_text(render_readme(staging))
+        except StudyError as err:  # named by the folder the user gave, not the staging copy
+            raise StudyError(str(err).replace(str(staging), str(folder))) from None
         if readme is not None:
             link = os.path.relpath(folder, readme.parent) + "/README.md"
             text = project_readme(readme, staging, link)

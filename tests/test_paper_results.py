@@ -9,7 +9,7 @@ import shutil
 
 import pandas as pd
 import pytest
-from conftest import REPO, copy_workflow, snakemake
+from conftest import CIFAR_DIR, REPO, copy_workflow, snakemake
 from generated_study import CONFIG
 
 from nnstudy import publish
@@ -26,23 +26,39 @@ def runs():
     return study_runs.read_all_runs(PUBLISHED / "all_runs.csv")
 
 
-def test_published_runs_are_the_workflows_part_b_plan(runs, tmp_path):
+def test_published_runs_are_the_workflows_plan(runs, tmp_path):
     workflow = copy_workflow(tmp_path / "workflow")
-    plan = snakemake(workflow, "-n", "--configfile", str(PUBLISHED / "config.yaml")).stdout
-    planned = set(re.findall(r"results/part_b/runs/([^/\s]+)/metrics\.json", plan))
-    assert set(runs["run"]) == planned and len(runs) == len(planned) == 21
+    # The config's data path is the repository's (../shared/data), not the copy's.
+    config = ["--configfile", str(PUBLISHED / "config.yaml"), "--config", f"cifar10_dir={CIFAR_DIR}"]
+    plan = snakemake(workflow, "-n", *config).stdout
+    planned = set(re.findall(r"results/part_[ab]/runs/([^/\s]+)/metrics\.json", plan))
+    assert set(runs["run"]) == planned and len(runs) == len(planned) == 1 + 21
     # The report of the run the publication's config makes shows the publication's explanations.
     assert str(PUBLISHED / "explanations.yaml") in plan.split("rule html_report:")[1].split("output:")[0]
 
 
 def test_published_runs_are_at_paper_settings(runs):
-    assert (runs["part"] == "B").all() and set(runs["seed"]) == {1}
-    assert (runs["epochs"] == 250).all() and (runs["epochs_run"] == 250).all()
-    assert (runs["train_size"] == 5600).all() and (runs["test_size"] == 700).all()
-    assert (runs["optimizer"] == "adam").all() and (runs["learning_rate"] == 0.01).all()
-    assert (runs["batch_size"] == 128).all()
-    masked = runs[runs["mask_padding"].astype(bool)]
+    """A1 (Part A's one question a CPU can do) at 1000 epochs on 10,000 images, and Part B's 21 runs."""
+    part_a, part_b = runs[runs["part"] == "A"], runs[runs["part"] == "B"]
+    assert list(part_a["run"]) == ["c1-50_c2-60_sgd_dropout-0_seed-1"]
+    assert (part_a["epochs_run"] == 1000).all() and (part_a["train_size"] == 10_000).all()
+    assert (part_a["test_size"] == 2000).all() and (part_a["learning_rate"] == 0.001).all()
+    assert (part_a["optimizer"] == "sgd").all() and (part_a["precision"] == "float32").all()
+    assert set(runs["seed"]) == {1} and (runs["batch_size"] == 128).all()
+    assert (part_b["epochs"] == 250).all() and (part_b["epochs_run"] == 250).all()
+    assert (part_b["train_size"] == 5600).all() and (part_b["test_size"] == 700).all()
+    assert (part_b["optimizer"] == "adam").all() and (part_b["learning_rate"] == 0.01).all()
+    masked = part_b[part_b["mask_padding"].astype(bool)]
     assert len(masked) == 5 and (masked["level"] == "word").all() and (masked["architecture"] != "cnn").all()
+
+
+def test_the_readmes_a1_numbers_come_from_the_published_history():
+    history = pd.read_csv(next(PUBLISHED.glob("histories.csv*")))
+    a1 = history[history["run"] == "c1-50_c2-60_sgd_dropout-0_seed-1"]
+    assert list(a1["epoch"]) == list(range(1, 1001))
+    text = (PUBLISHED / "README.md").read_text()
+    peak = a1.loc[a1["test_accuracy"].idxmax()]
+    assert f"| ours | {peak['test_accuracy']:.4f} | {int(peak['epoch'])} | {a1['test_accuracy'].mean():.4f} |" in text
 
 
 def test_readme_numbers_are_generated_from_the_csv():
@@ -99,7 +115,8 @@ def test_readme_of_a_study_with_seeds(generated_report, tmp_path):
     for name in ("b5_reference.csv", "b6_reference.csv", "verdicts.csv"):
         shutil.copy(tables / name, tmp_path / name)
     shutil.copy(PUBLISHED / "README.md.j2", tmp_path)
-    config = {"part_b": CONFIG["part_b"], "training": {"deterministic": True, "threads": 1}}
+    config = {"parts": ["part_b"], "questions": ["b5", "b6", "masking"], "part_b": CONFIG["part_b"]}
+    config["training"] = {"deterministic": True, "threads": 1}
     publication = {"command": "snakemake", "note": "", "config": config, "commit": "abc", "machine": "test",
                    "started": "2026-12-01 10:00", "wall_seconds": 60, "snakemake_invocations": 1}  # fmt: skip
     (tmp_path / "publication.json").write_text(json.dumps(publication))

@@ -127,27 +127,62 @@ def readme_context(folder: Path, link: str = "") -> dict:
             for row in rows
             if row["explain"]
         ],
-        "a1": a1_context(folder, part_a_runs, publication["config"]),
+        "a1": a1_context(folder, part_a_runs, publication["config"], explanations),
+        "b5_times": b5_times(folder, runs, part_b),
         "part_a_missing": _part_a_missing(publication["config"], explanations),
         "histories_file": next((path.name for path in folder.glob("histories.csv*")), "histories.csv"),
         "number": lambda value, sign=False: (formats.signed if sign else formats.accuracy)(value),
     }
 
 
-def a1_context(folder: Path, runs: pd.DataFrame, config: dict) -> list[dict]:
+def a1_context(folder: Path, runs: pd.DataFrame, config: dict, explanations: dict) -> list[dict]:
     """A1 at each of its seeds beside the reference report's A1: max, mean and final test accuracy and
-    the shape of the curves (nnstudy.analysis.curves), from the published histories; [] without A1."""
+    the shape of the curves (nnstudy.analysis.curves), from the published histories; [] without A1.
+    Like B5's and B6's rows, a max beyond the band from the reference's needs its explanation
+    (key "a1: A1 SGD")."""
     rows = study_runs.question_runs("a1", runs, config["part_a"]) if len(runs) else runs
     if not len(rows):
         return []
     histories = pd.read_csv(next(folder.glob("histories.csv*")))
     theirs = pd.read_csv(Path(questions.reference_files("a4")[0])).set_index("experiment").loc[questions.A1.name]
-    return [
-        {key: int(run[key]) for key in ("seed", "c1", "c2", "train_size", "test_size")}
-        | {"reference": theirs}
-        | curves.shape(histories[histories["run"] == run["run"]])
-        for _, run in rows.iterrows()
-    ]
+    key = f"a1: {questions.A1.name}"
+    found = []
+    for _, run in rows.iterrows():
+        shape = curves.shape(histories[histories["run"] == run["run"]])
+        beyond = abs(shape["max_test_accuracy"] - theirs["max_test_accuracy"]) > stats.EXPLAIN_ABOVE
+        if beyond and key not in explanations:
+            raise StudyError(f"{folder / 'explanations.yaml'}: no explanation for {key}")
+        found.append(
+            {name: int(run[name]) for name in ("seed", "c1", "c2", "train_size", "test_size")}
+            | {"reference": theirs, "note": explanations.get(key, "")}
+            | shape
+        )
+    return found
+
+
+# bench/b5_times.py's measurement, placed in the publication folder by hand (--json).
+B5_TIMES = "b5_times.json"
+B5_MODELS = {f"{level}-{arch}{dropout}": (level, arch, 0.5 if dropout else 0.0)
+             for level in ("char", "word") for arch in ("cnn", "gru") for dropout in ("", "+dropout")}  # fmt: skip
+
+
+def b5_times(folder: Path, runs: pd.DataFrame, part_b: dict) -> dict | None:
+    """B5's seconds per epoch like for like (one backend, one thread count, one machine, the models
+    taking turns) beside the study's own, whose backends differ; None without the measurement."""
+    path = folder / B5_TIMES
+    if not path.is_file():
+        return None
+    measured = json.loads(path.read_text())
+    b5 = study_runs.question_runs("b5", runs, part_b)
+    rows = []
+    for model, (level, arch, dropout) in B5_MODELS.items():
+        ours = b5[(b5["level"] == level) & (b5["architecture"] == arch) & (b5["dropout"] == dropout)]
+        result = measured["results"][model]
+        rows.append(
+            {"model": model, "median": result["median_s"], "best": result["best_s"],
+             "study": ours["seconds_per_epoch"].median(), "backend": ", ".join(sorted(set(ours["backend"])))}
+        )  # fmt: skip
+    return {"settings": measured["settings"], "rows": rows, "ratios": measured["ratios"]}
 
 
 def _part_a_missing(config: dict, notes: dict) -> str:
