@@ -52,7 +52,7 @@ def feature_maps(image: np.ndarray, activations: dict[str, np.ndarray], title: s
     layer's tiles share one range [0, layer max], so that they compare directly."""
     count = len(activations)
     fig, axes = plt.subplots(
-        1, count + 1, figsize=(4 * (count + 1), 4.4), gridspec_kw={"width_ratios": [1] + [1.4] * count}
+        1, count + 1, figsize=(2.8 * (count + 1), 3.3), gridspec_kw={"width_ratios": [1] + [1.4] * count}
     )
     axes[0].imshow(np.clip(image, 0, 1), interpolation="nearest")
     axes[0].set_title("input")

@@ -93,17 +93,24 @@ def test_wall_time_comes_from_the_snakemake_log(tmp_path):
 
 
 def test_explanations_quote_the_published_numbers(runs):
-    """Every four-decimal accuracy an explanation quotes is one of the run's (or the reference's)."""
+    """Every four-decimal figure an explanation quotes can be recomputed from the publication: a run's
+    max, mean or final test accuracy (this publication's or the first's), the reference's, an epoch's
+    test accuracy, or the mean or sd of a run's last 50 or 200 epochs (histories.csv)."""
     text = (PUBLISHED / "explanations.yaml").read_text()
-    reference = pd.concat([pd.read_csv(REFERENCE / f"{name}.csv") for name in ("part_b", "b6")])
-    known = {
-        f"{value:.4f}"
-        for frame in (runs, reference)
-        for column in ("max_test_accuracy", "mean_test_accuracy")
-        for value in frame[column].dropna()
-    }
+    reference = pd.concat([pd.read_csv(REFERENCE / f"{name}.csv") for name in ("part_a", "part_b", "b6")])
+    first = pd.read_csv(PUBLISHED / "first_publication_runs.csv")
+    columns = ("max_test_accuracy", "mean_test_accuracy", "final_test_accuracy")
+    summaries = [frame[c].dropna() for frame in (runs, reference, first) for c in columns if c in frame]
+    history = pd.read_csv(next(PUBLISHED.glob("histories.csv*"))).sort_values("epoch")
+    levels = [
+        statistic(accuracy.tail(last))
+        for _, accuracy in history.groupby("run")["test_accuracy"]
+        for last in (50, 200)
+        for statistic in (lambda tail: [tail.mean()], lambda tail: [tail.std(ddof=0)])
+    ]  # population sd, as numpy's
+    known = {f"{value:.4f}" for values in [*summaries, history["test_accuracy"], *levels] for value in values}
     quoted = re.findall(r"\b0\.\d{4}\b", text)
-    assert quoted and set(quoted) <= known
+    assert quoted and set(quoted) <= known, sorted(set(quoted) - known)
 
 
 def test_readme_of_a_study_with_seeds(generated_report, tmp_path):
