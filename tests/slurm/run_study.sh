@@ -110,11 +110,9 @@ else
         tar --null -T - -cf -) | tar -C "$SCRATCH" -xf -
     [[ -f $SCRATCH/Snakefile ]] || fail "no Snakefile in the copy of $REPO"
     CIFAR=$(cd "$SHARED/data/cifar10" 2>/dev/null && pwd) || fail "no CIFAR-10 data at $SHARED/data/cifar10"
-    # A1, A2 on a 2 x 2 grid and B5 (12 runs, both parts, the grid's checkpoint, the report):
-    # enough to pack, retry and report.
+    # A1, A2 and B5 (33 runs, both parts, the report): enough to pack, retry and report.
     QUESTIONS="questions=[a1, a2, b5]"
-    GRID="part_a={grid: {c1: [10, 50], c2: [20, 60]}}"
-    CONFIG=(--config preset=smoke "cifar10_dir=$CIFAR" "$QUESTIONS" "$GRID" "cluster={runs_per_allocation: $PACK}")
+    CONFIG=(--config preset=smoke "cifar10_dir=$CIFAR" "$QUESTIONS" "cluster={runs_per_allocation: $PACK}")
 fi
 say "scratch copy: $SCRATCH ($(find "$SCRATCH" -type f | wc -l) files)"
 cd "$SCRATCH"
@@ -189,7 +187,7 @@ say "summary: $(($(wc -l <summary.tsv) - 1)) outputs, all ok"
 if ((PACK > 1)) && [[ $MODE == study ]]; then
     say "fault: SIGKILL one run of a packed allocation (quick preset, a checkpoint after every epoch)"
     FAULT=("$SNAKEMAKE" --profile "$REPO/profiles/slurm" --slurm-init-seconds-before-status-checks 5
-           --forcerun train_pack_0 --config preset=quick "cifar10_dir=$CIFAR" "$QUESTIONS" "$GRID"
+           --forcerun train_pack_0 --config preset=quick "cifar10_dir=$CIFAR" "$QUESTIONS"
            "cluster={runs_per_allocation: $PACK}" "training={checkpoint_seconds: 0}")
     mapfile -t runs < <("${FAULT[@]}" -n -- train_pack_0 2>&1 |
         grep -o 'results/part_[ab]/runs/[^ ,]*/metrics.json' | sort -u | xargs -r -n 1 dirname)
