@@ -129,6 +129,22 @@ def load_label_names(path: Path) -> list[str]:
     return decoded
 
 
+# How the network sees a CIFAR-10 row: "images", the 32×32 RGB image (the planes rearranged), or "course", the
+# course's loader fed to Reshape((32, 32, 3)): the raw row of 1,024 red, 1,024 green and 1,024 blue values read
+# three at a time, so the red plane fills the top third of the "image" and a "pixel" is three neighbouring values.
+PIXEL_LAYOUTS = ("images", "course")
+
+
+def arrange(images: np.ndarray, layout: str) -> np.ndarray:
+    """`images` (N×32×32×3, as load_batch returns them) in a pixel layout of PIXEL_LAYOUTS."""
+    if layout == "images":
+        return images
+    if layout == "course":
+        raw_rows = images.transpose(0, 3, 1, 2).reshape(len(images), 3072)  # the file's own order
+        return raw_rows.reshape(len(images), 32, 32, 3)
+    raise ValueError(f"unknown pixel layout {layout!r}; choose one of {PIXEL_LAYOUTS}")
+
+
 def to_float(images: np.ndarray) -> np.ndarray:
     """Scale uint8 pixels to float32 in [0, 1]."""
     return images.astype(np.float32) / 255.0

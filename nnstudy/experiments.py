@@ -90,15 +90,15 @@ def _engine(settings: dict) -> dict:
     return {"backend": settings["backend"], "precision": settings["precision"]}
 
 
-def load_cifar(train_file, test_file, train_limit=None, test_limit=None):
+def load_cifar(train_file, test_file, train_limit=None, test_limit=None, layout=plan.DEFAULT_LAYOUT):
     from nnstudy.training import Split
 
     x_train, y_train = cifar.load_batch(train_file)
     x_test, y_test = cifar.load_batch(test_file)
     return Split(
-        cifar.to_float(x_train[:train_limit]),
+        cifar.to_float(cifar.arrange(x_train[:train_limit], layout)),
         y_train[:train_limit],
-        cifar.to_float(x_test[:test_limit]),
+        cifar.to_float(cifar.arrange(x_test[:test_limit], layout)),
         y_test[:test_limit],
     )
 
@@ -106,7 +106,9 @@ def load_cifar(train_file, test_file, train_limit=None, test_limit=None):
 def train_cifar(*, settings, inputs, outputs, state_dir, gpu=None, log=print):
     """Part A: one CNN on CIFAR-10; `settings`: nnstudy.plan.run_settings plus how the job runs."""
     runtime.prepare(settings["backend"], settings["threads"], settings["deterministic"], gpu, log)
-    split = load_cifar(inputs["train"], inputs["test"], settings["train_limit"], settings["test_limit"])
+    split = load_cifar(
+        inputs["train"], inputs["test"], settings["train_limit"], settings["test_limit"], settings["pixel_layout"]
+    )
     run, build = cifar_run(settings, split)
     log(f"training {run['label']} on {len(split.y_train)} images, testing on {len(split.y_test)}")
     _train_and_record(build, split, run, settings, outputs, state_dir, log)
@@ -130,6 +132,8 @@ def cifar_run(settings: dict, split) -> tuple[dict, object]:
         "test_size": len(split.y_test),
         **_engine(settings),
     }
+    if settings["pixel_layout"] != plan.DEFAULT_LAYOUT:  # recorded where not the default, as in the run's name
+        hyperparameters["pixel_layout"] = settings["pixel_layout"]
 
     def build():
         opt = models.optimizer(optimizer, settings["learning_rate"], settings["momentum"])
@@ -139,8 +143,11 @@ def cifar_run(settings: dict, split) -> tuple[dict, object]:
     return {"part": "A", "label": label, "seed": settings["seed"], "hyperparameters": hyperparameters}, build
 
 
-def feature_maps(*, model_file, test_file, meta_file, index, output, backend="tensorflow", log=print):
-    """A1b: test image `index` (1-based) and its C1, S1, C2, S2 maps, on the A1 model's backend."""
+def feature_maps(
+    *, model_file, test_file, meta_file, index, output, backend="tensorflow", layout=plan.DEFAULT_LAYOUT, log=print
+):
+    """A1b: test image `index` (1-based) and its C1, S1, C2, S2 maps, on the A1 model's backend; the image as
+    the network saw it in the run's pixel layout (the course's shows scrambled planes, and says so)."""
     runtime.prepare(backend)
     import keras
 
@@ -148,12 +155,13 @@ def feature_maps(*, model_file, test_file, meta_file, index, output, backend="te
 
     model = keras.models.load_model(model_file)
     images, labels = cifar.load_batch(test_file)
-    image = cifar.to_float(images[index - 1 : index])
+    image = cifar.to_float(cifar.arrange(images[index - 1 : index], layout))
     names = ["C1", "S1", "C2", "S2"]
     probe = keras.Model(model.inputs, [model.get_layer(name).output for name in names])
     maps = {name: layer[0] for name, layer in zip(names, probe.predict(image, verbose=0))}
     label = cifar.load_label_names(meta_file)[labels[index - 1]]
-    plots.feature_maps(image[0], maps, f"test image {index}: {label}", output)
+    seen = "" if layout == plan.DEFAULT_LAYOUT else f" ({layout} pixel layout: the input as the network saw it)"
+    plots.feature_maps(image[0], maps, f"test image {index}: {label}{seen}", output)
     log(f"wrote {output}")
 
 

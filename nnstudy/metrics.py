@@ -20,7 +20,7 @@ def summarize(history: list[dict]) -> dict:
     accuracy = np.array([entry["test_accuracy"] for entry in history])
     seconds = np.array([entry["seconds"] for entry in history])
     best = int(np.argmax(accuracy))
-    return {
+    summary = {
         "final_test_accuracy": float(accuracy[-1]),
         "max_test_accuracy": float(accuracy[best]),
         "mean_test_accuracy": float(accuracy.mean()),
@@ -30,6 +30,9 @@ def summarize(history: list[dict]) -> dict:
         "train_seconds": float(seconds.sum()),
         "seconds_per_epoch": float(seconds.mean()),
     }
+    if "clip_rate" in history[-1]:  # a clipping run: the share of all its updates (equal per epoch) the clip acted on
+        summary["clip_rate"] = float(np.mean([entry.get("clip_rate", np.nan) for entry in history]))
+    return summary
 
 
 # A training log's line per epoch: written by the training engine, read back by `nnstudy status`.

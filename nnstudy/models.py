@@ -7,7 +7,7 @@ Every model ends in float32 logits, whatever the precision policy: the softmax i
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from nnstudy.text import CHAR_VOCAB_SIZE
 
@@ -90,17 +90,55 @@ def text_classifier(
     return keras.Model(ids, logits, name=f"{level}_{architecture}")
 
 
+class ClipCounting:
+    """Mixed into an optimizer that clips: `clipped_updates` counts the updates in which the clip acted (some
+    gradient value beyond clipvalue, some variable's gradient norm beyond clipnorm, or the joint norm beyond
+    global_clipnorm). A clip that never acts leaves the run as it would be unclipped; the count says which."""
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self.clipped_updates = self.add_variable((), dtype="int", name="clipped_updates")
+
+    def _clip_gradients(self, grads):
+        present = [g for g in grads if g is not None]
+        if self.clipnorm:
+            excess = [ops.sqrt(ops.sum(ops.square(g))) > self.clipnorm for g in present]
+        elif self.global_clipnorm:
+            excess = [ops.sqrt(sum(ops.sum(ops.square(g)) for g in present)) > self.global_clipnorm]
+        else:
+            excess = [ops.max(ops.abs(g)) > self.clipvalue for g in present]
+        self.clipped_updates.assign_add(ops.cast(ops.any(ops.stack(excess)), self.clipped_updates.dtype))
+        return super()._clip_gradients(grads)
+
+
+def _clip_counting(base: type) -> type:
+    name = f"ClipCounting{base.__name__}"
+    return keras.saving.register_keras_serializable("nnstudy", name)(type(name, (ClipCounting, base), {}))
+
+
+_OPTIMIZER_CLASSES = {
+    "sgd": keras.optimizers.SGD,
+    "momentum": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+    "adam": keras.optimizers.Adam,
+}
+_CLIP_COUNTING = {base: _clip_counting(base) for base in set(_OPTIMIZER_CLASSES.values())}
+
+
 def optimizer(
     name: str, learning_rate: float, momentum=0.0, clip_mode: str | None = None, clip_threshold: float | None = None
 ) -> keras.optimizers.Optimizer:
     """One of `OPTIMIZERS`, optionally clipping gradients at a threshold: clip_mode `value` clips each gradient
-    element to ±threshold, `norm` each variable's gradient to that L2 norm, `global_norm` all jointly."""
-    keys = {"value": "clipvalue", "norm": "clipnorm", "global_norm": "global_clipnorm"}
-    clipping = {} if clip_mode is None else {keys[clip_mode]: clip_threshold}
-    if name in ("sgd", "momentum"):
-        return keras.optimizers.SGD(learning_rate, momentum=momentum if name == "momentum" else 0.0, **clipping)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate, **clipping)
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate, **clipping)
-    raise ValueError(f"unknown optimizer {name!r}; choose one of {OPTIMIZERS}")
+    element to ±threshold, `norm` each variable's gradient to that L2 norm, `global_norm` all jointly; a clipping
+    optimizer counts the updates its clip acted on (ClipCounting)."""
+    if name not in _OPTIMIZER_CLASSES:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {OPTIMIZERS}")
+    base, options = _OPTIMIZER_CLASSES[name], {"learning_rate": learning_rate}
+    if base is keras.optimizers.SGD:
+        options["momentum"] = momentum if name == "momentum" else 0.0
+    if clip_mode is not None:
+        keys = {"value": "clipvalue", "norm": "clipnorm", "global_norm": "global_clipnorm"}
+        return _CLIP_COUNTING[base](**options, **{keys[clip_mode]: clip_threshold})
+    return base(**options)

@@ -14,7 +14,9 @@ from pathlib import Path
 from nnstudy import questions
 
 # A run folder is its model's name plus the seed; a question's rows are matched by model (nnstudy.analysis.runs).
-PART_A_MODEL = "c1-{c1}_c2-{c2}_{optimizer}_dropout-{dropout}"
+# A setting whose default predates it is in the name only when not the default (finished runs keep their folders):
+# Part A's pixel layout as the suffix "_layout-course", Part B's clip mode as "clip-global-norm-2" ("clip-2": value).
+PART_A_MODEL = "c1-{c1}_c2-{c2}_{optimizer}_dropout-{dropout}{layout}"
 PART_B_MODEL = "{level}-{arch}_layers-{layers}_dropout-{dropout}_clip-{clip}_padding-{padding}"
 PART_A_RUN = f"results/part_a/runs/{PART_A_MODEL}_seed-{{seed}}"
 PART_B_RUN = f"results/part_b/runs/{PART_B_MODEL}_seed-{{seed}}"
@@ -26,24 +28,47 @@ def number(value) -> str:
     return f"{value:g}"
 
 
-def part_a_run(c1, c2, optimizer="sgd", dropout=0.0, *, seed) -> str:
-    return PART_A_RUN.format(c1=c1, c2=c2, optimizer=optimizer, dropout=number(dropout), seed=seed)
+DEFAULT_LAYOUT, DEFAULT_CLIP_MODE = "images", "value"
+# What a wildcard's value may be: a folder-name part without "_", but the layout suffix (which may be empty).
+WILDCARD_PATTERNS = {"layout": r"(?:_layout-[a-z]+)?"}
 
 
-def part_b_run(level, arch, layers=1, dropout=0.0, clip=None, padding="unmasked", *, seed) -> str:
+def part_a_run(c1, c2, optimizer="sgd", dropout=0.0, layout=DEFAULT_LAYOUT, *, seed) -> str:
+    suffix = "" if layout == DEFAULT_LAYOUT else f"_layout-{layout}"
+    return PART_A_RUN.format(c1=c1, c2=c2, optimizer=optimizer, dropout=number(dropout), layout=suffix, seed=seed)
+
+
+def part_b_run(
+    level, arch, layers=1, dropout=0.0, clip=None, padding="unmasked", clip_mode=DEFAULT_CLIP_MODE, *, seed
+) -> str:
     if level != "word" or arch == "cnn":
         padding = "unmasked"  # masking only exists for word-level recurrent models
-    dropout, clip = number(dropout), "none" if clip is None else number(clip)
+    dropout, clip = number(dropout), "none" if clip is None else clip_name(clip_mode, clip)
     return PART_B_RUN.format(
         level=level, arch=arch, layers=layers, dropout=dropout, clip=clip, padding=padding, seed=seed
     )
+
+
+def clip_name(mode: str, threshold) -> str:
+    """A clip in a folder name: "2" (value clipping at 2), "norm-2", "global-norm-2"."""
+    return number(threshold) if mode == DEFAULT_CLIP_MODE else f"{mode.replace('_', '-')}-{number(threshold)}"
+
+
+def parse_clip(name: str) -> tuple[str | None, float | None]:
+    """(clip mode, threshold) of a folder name's clip ("none": (None, None))."""
+    if name == "none":
+        return None, None
+    mode, _, threshold = name.rpartition("-")
+    return (mode.replace("-", "_") or DEFAULT_CLIP_MODE), float(threshold)
 
 
 def run_wildcards(run: str) -> dict[str, str]:
     """The wildcards of a run folder (PART_A_RUN or PART_B_RUN), "part" beside them."""
     for part, pattern in (("part_a", PART_A_RUN), ("part_b", PART_B_RUN)):
         regex = re.escape(pattern).replace(r"\{", "{").replace(r"\}", "}")
-        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/_]+)", regex)
+        regex = re.sub(
+            r"\{(\w+)\}", lambda m: f"(?P<{m[1]}>{WILDCARD_PATTERNS.get(m[1], '[^/_]+')})", regex
+        )
         if match := re.fullmatch(regex, run):
             return {"part": part, **match.groupdict()}
     raise ValueError(f"not a run folder: {run}")
@@ -59,7 +84,7 @@ def model_name(run: str) -> str:
 # What the training job of a run takes from its part's config.
 _PART_KEYS = {
     "part_a": ("epochs", "batch_size", "learning_rate", "momentum", "train_limit", "test_limit"),
-    "part_b": ("epochs", "batch_size", "learning_rate", "optimizer", "clip_mode", "train_limit", "test_limit"),
+    "part_b": ("epochs", "batch_size", "learning_rate", "optimizer", "train_limit", "test_limit"),
 }
 _ENGINE_DEFAULTS = {"backend": "tensorflow", "precision": "float32"}
 
@@ -80,10 +105,11 @@ def run_settings(study: dict, run: str) -> dict:
     dropout = float(found["dropout"])
     if part == "part_a":
         identity = {"c1": int(found["c1"]), "c2": int(found["c2"]), "optimizer": found["optimizer"], "dropout": dropout}
+        identity["pixel_layout"] = found["layout"].removeprefix("_layout-") or DEFAULT_LAYOUT
     else:
         identity = {"level": found["level"], "architecture": found["arch"], "num_layers": int(found["layers"])}
-        clip = None if found["clip"] == "none" else float(found["clip"])
-        identity |= {"dropout": dropout, "clip": clip, "mask_padding": found["padding"] == "masked"}
+        clip_mode, clip = parse_clip(found["clip"])
+        identity |= {"dropout": dropout, "clip": clip, "clip_mode": clip_mode, "mask_padding": found["padding"] == "masked"}
     settings = identity | {"seed": int(found["seed"])} | {key: study[part][key] for key in _PART_KEYS[part]}
     settings["deterministic"] = study["training"]["deterministic"]
     for key, default in _ENGINE_DEFAULTS.items():
@@ -98,7 +124,9 @@ def run_label(settings: dict) -> str:
     """How logs, metrics.json and plots name a run: "CNN (50, 60), sgd", "word GRU, dropout 0.5"."""
     dropout = f", dropout {settings['dropout']}" if settings["dropout"] else ""
     if "c1" in settings:
-        return f"CNN ({settings['c1']}, {settings['c2']}), {settings['optimizer']}{dropout}"
+        layout = settings.get("pixel_layout", DEFAULT_LAYOUT)
+        layout = "" if layout == DEFAULT_LAYOUT else f", {layout} pixel layout"
+        return f"CNN ({settings['c1']}, {settings['c2']}), {settings['optimizer']}{dropout}{layout}"
     layers = f", {settings['num_layers']} layers" if settings["num_layers"] > 1 else ""
     clip = f", clip {settings['clip_mode']} {settings['clip']}" if settings["clip"] else ""
     return f"{settings['level']} {settings['architecture'].upper()}{layers}{dropout}{clip}"
@@ -137,12 +165,13 @@ def _pairs(pair: str, part_a: dict, optimum) -> list[tuple[int, int]]:
 def entry_runs(part: str, settings: dict, config: dict, optimum=None, seed="{seed}") -> list[str]:
     """The run folders of one entry of a question for one seed (by default "{seed}" stays in the name);
     `config` is the part's. A Part A entry at the optimum has none while the optimum is unknown; a Part B
-    entry without a padding setting (B5, B6) takes the study's (part_b.mask_padding)."""
+    entry without a padding, clip mode or pixel layout setting takes the study's (part_b.mask_padding, clip_mode,
+    part_a.pixel_layout)."""
     if part == "part_a":
-        extra = {key: value for key, value in settings.items() if key != "pair"}
+        extra = {"layout": config["pixel_layout"]} | {key: value for key, value in settings.items() if key != "pair"}
         return [part_a_run(c1, c2, **extra, seed=seed) for c1, c2 in _pairs(settings["pair"], config, optimum)]
     padding = "masked" if config["mask_padding"] else "unmasked"
-    return [part_b_run(**({"padding": padding} | settings), seed=seed)]
+    return [part_b_run(**({"padding": padding, "clip_mode": config["clip_mode"]} | settings), seed=seed)]
 
 
 def question_models(key: str, config: dict, optimum=None) -> list[tuple[questions.Entry, list[str]]]:

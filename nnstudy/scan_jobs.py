@@ -45,7 +45,7 @@ def _run_log(path, pack_log, name: str):
 
 
 # What every run of a pack must share: they train in one program.
-SHARED = ("epochs", "batch_size", "train_limit", "test_limit", "backend", "deterministic", "precision")
+SHARED = ("epochs", "batch_size", "train_limit", "test_limit", "pixel_layout", "backend", "deterministic", "precision")
 
 
 def train_cifar_pack(*, runs, settings, inputs, manifest, gpu=None, log=print):
@@ -68,7 +68,9 @@ def train_cifar_pack(*, runs, settings, inputs, manifest, gpu=None, log=print):
     runtime.prepare("jax", settings["threads"], shared["deterministic"], gpu, log)
     from nnstudy import scan
 
-    split = experiments.load_cifar(inputs["train"], inputs["test"], shared["train_limit"], shared["test_limit"])
+    split = experiments.load_cifar(
+        inputs["train"], inputs["test"], shared["train_limit"], shared["test_limit"], shared["pixel_layout"]
+    )
     device = runtime.configure(settings["threads"], shared["deterministic"], shared["precision"], log)
     requested = runs[0]["settings"]["matmul_precision"]
     precision = scan.matmul_precision(requested)

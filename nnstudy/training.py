@@ -22,7 +22,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from nnstudy import faults, metrics
+from nnstudy import faults, metrics, models
 from nnstudy.errors import StudyError
 
 # Evaluating the test set in large batches costs less per image; the metrics
@@ -203,6 +203,16 @@ def history_entry(epoch: int, logs: dict, seconds: float) -> dict:
     }
 
 
+def clip_counts(optimizer) -> tuple[int, int] | None:
+    """(updates its clip acted on, updates) of a clipping optimizer (nnstudy.models.ClipCounting), else None."""
+    if not isinstance(optimizer, models.ClipCounting):
+        return None
+    updates = int(keras.ops.convert_to_numpy(optimizer.iterations))
+    if not optimizer.built:  # TensorFlow builds an optimizer at its first update
+        return 0, updates
+    return int(keras.ops.convert_to_numpy(optimizer.clipped_updates)), updates
+
+
 class EpochBookkeeping(keras.callbacks.Callback):
     """Per-epoch seeding before, history, log line and checkpoint after; a stop request between steps."""
 
@@ -230,10 +240,14 @@ class EpochBookkeeping(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         _reseed(self.model, epoch_seed(self.seed, epoch))
         self.batches.shuffle_for(epoch)
+        self.clips_before = clip_counts(self.model.optimizer)
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         entry = history_entry(epoch, logs, time.perf_counter() - self.started)
+        if self.clips_before is not None:  # the share of the epoch's updates that the clip acted on
+            (clipped, updates), (clipped_before, updates_before) = clip_counts(self.model.optimizer), self.clips_before
+            entry["clip_rate"] = (clipped - clipped_before) / max(updates - updates_before, 1)
         self.history.append(entry)
         self.log(metrics.epoch_line(entry, self.epochs))
         due = time.monotonic() - self.last_checkpoint >= self.checkpoint_seconds

@@ -38,7 +38,8 @@ wildcard_constraints:
     level="char|word",
     arch="cnn|gru|rnn|lstm",
     layers=r"\d+",
-    clip=r"none|\d+(\.\d+)?",
+    clip=r"none|((global-)?norm-)?\d+(\.\d+)?",
+    layout=plan.WILDCARD_PATTERNS["layout"],
     padding="masked|unmasked",
     index=r"\d+",
 
@@ -122,7 +123,7 @@ def training_minutes(run):
 # Run-folder patterns with {seed} (and A3's {c1}, {c2}) left as wildcards.
 GRID_PACK = list(
     dict.fromkeys(
-        plan.part_a_run(c1, c2, seed="{seed}")
+        plan.part_a_run(c1, c2, layout=PART_A["pixel_layout"], seed="{seed}")
         for c1, c2 in [*plan.grid_pairs(PART_A), (PART_A["c1"], PART_A["c2"])]
     )
 )
@@ -132,6 +133,7 @@ A3_PACK = [
         "{c2}",
         entry.settings.get("optimizer", "sgd"),
         entry.settings.get("dropout", 0.0),
+        PART_A["pixel_layout"],
         seed="{seed}",
     )
     for entry in questions.entries("a3", PART_A)

@@ -61,6 +61,7 @@ rule feature_maps:
         "../envs/study.yaml"
     params:
         backend=plan.run_settings(STUDY, A1_RUN)["backend"],
+        layout=plan.run_settings(STUDY, A1_RUN)["pixel_layout"],
     script:
         "../scripts/feature_maps.py"
 

@@ -11,6 +11,7 @@ jobs.run(
         index=int(snakemake.wildcards.index),
         output=snakemake.output[0],
         backend=snakemake.params.backend,
+        layout=snakemake.params.layout,
         log=log,
     ),
 )

@@ -38,6 +38,21 @@ def test_layout_is_channel_major_rows():
     assert images[0, 0, 1, 0] == 200 and images[0, 0, 1, 2] == 100
 
 
+def test_course_layout_is_the_courses_reshape_of_the_raw_row(tmp_path):
+    """The course's loader hands Reshape((32, 32, 3)) the file's row as it is: 1,024 red, green, blue values."""
+    images, labels = random_images(4)
+    cifar.save_batch(tmp_path / "batch", images, labels, "test")
+    raw_rows = pickle.loads((tmp_path / "batch").read_bytes())[b"data"]
+    loaded, _ = cifar.load_batch(tmp_path / "batch")
+    course = cifar.arrange(loaded, "course")
+    np.testing.assert_array_equal(course, raw_rows.reshape(-1, 32, 32, 3))
+    np.testing.assert_array_equal(course[0, 0, 0], raw_rows[0, :3])  # a "pixel" is three neighbouring red values
+    assert not np.array_equal(course, loaded)
+    np.testing.assert_array_equal(cifar.arrange(loaded, "images"), images)
+    with pytest.raises(ValueError, match="unknown pixel layout"):
+        cifar.arrange(loaded, "rgb")
+
+
 class Exploit:
     def __reduce__(self):
         return (os.system, ("touch /tmp/nnstudy-pwned",))

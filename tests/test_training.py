@@ -199,3 +199,39 @@ def test_a_state_saved_before_code_identities_is_adopted_once(tmp_path):
     assert json.loads(history_file.read_text())["code"] == "today"
     model, history = training.ResumeState(tmp_path / "legacy", saved["fingerprint"], code="other").load(2, logs.append)
     assert model is None and history == [] and logs[-1].startswith("training code changed since the saved state")
+
+
+def text_split(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 50, size=(80, 20)).astype("int32")
+    y = rng.integers(0, 3, size=80)
+    return training.Split(x[:64], y[:64], x[64:], y[64:])
+
+
+def clipped_run(tmp_path, mode, threshold, epochs=2, optimizer=None):
+    def build():
+        model = models.text_classifier("word", "gru", 3, 50, 20)
+        return training.compile_model(model, optimizer or models.optimizer("adam", 0.01, 0.0, mode, threshold))
+
+    state = tmp_path / f"{mode}-{threshold}-{optimizer is None}"
+    return training.fit(
+        build, text_split(), epochs=epochs, batch_size=16, seed=1, state_dir=state, fingerprint={}, log=lambda m: None
+    )[1]
+
+
+@pytest.mark.parametrize("mode", ["value", "norm", "global_norm"])
+def test_clip_rate_counts_the_updates_the_clip_acted_on(tmp_path, mode):
+    assert [entry["clip_rate"] for entry in clipped_run(tmp_path, mode, 1e-6)] == [1.0, 1.0]
+    never = clipped_run(tmp_path, mode, 1e6)
+    assert [entry["clip_rate"] for entry in never] == [0.0, 0.0]
+    assert metrics.summarize(never)["clip_rate"] == 0.0
+    assert "clip_rate" not in clipped_run(tmp_path, None, None)[0]
+
+
+def test_counting_clips_changes_no_number_and_survives_a_resume(tmp_path):
+    plain = keras.optimizers.Adam(0.01, clipvalue=0.05)
+    assert curves(clipped_run(tmp_path, "value", 0.05, 3)) == curves(clipped_run(tmp_path, "value", 0.05, 3, plain))
+    clipped_run(tmp_path / "resumed", "value", 0.05, 2)
+    resumed = clipped_run(tmp_path / "resumed", "value", 0.05, 3)
+    assert curves(resumed) == curves(clipped_run(tmp_path, "value", 0.05, 3))
+    assert all(0.0 < entry["clip_rate"] <= 1.0 for entry in resumed)
