@@ -66,9 +66,7 @@ def run_wildcards(run: str) -> dict[str, str]:
     """The wildcards of a run folder (PART_A_RUN or PART_B_RUN), "part" beside them."""
     for part, pattern in (("part_a", PART_A_RUN), ("part_b", PART_B_RUN)):
         regex = re.escape(pattern).replace(r"\{", "{").replace(r"\}", "}")
-        regex = re.sub(
-            r"\{(\w+)\}", lambda m: f"(?P<{m[1]}>{WILDCARD_PATTERNS.get(m[1], '[^/_]+')})", regex
-        )
+        regex = re.sub(r"\{(\w+)\}", lambda m: f"(?P<{m[1]}>{WILDCARD_PATTERNS.get(m[1], '[^/_]+')})", regex)
         if match := re.fullmatch(regex, run):
             return {"part": part, **match.groupdict()}
     raise ValueError(f"not a run folder: {run}")
@@ -109,7 +107,12 @@ def run_settings(study: dict, run: str) -> dict:
     else:
         identity = {"level": found["level"], "architecture": found["arch"], "num_layers": int(found["layers"])}
         clip_mode, clip = parse_clip(found["clip"])
-        identity |= {"dropout": dropout, "clip": clip, "clip_mode": clip_mode, "mask_padding": found["padding"] == "masked"}
+        identity |= {
+            "dropout": dropout,
+            "clip": clip,
+            "clip_mode": clip_mode,
+            "mask_padding": found["padding"] == "masked",
+        }
     settings = identity | {"seed": int(found["seed"])} | {key: study[part][key] for key in _PART_KEYS[part]}
     settings["deterministic"] = study["training"]["deterministic"]
     for key, default in _ENGINE_DEFAULTS.items():
