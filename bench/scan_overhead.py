@@ -1,6 +1,6 @@
 """Per-epoch overhead of the fit engine vs the scan engine, and the compile time of a 25-run pack.
 
-Both engines as the workflow runs them (`training.fit`, `scan.train_pack`),
+Both engines as the workflow runs them (`fit.train`, `scan.train_pack`),
 on Keras' JAX backend, with a model so small that an epoch is almost all
 overhead (global average pooling → dense 10): the paper's 10,000 training
 images in batches of 128 (78 full batches and a remainder of 16) and 2,000
@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from nnstudy import runtime  # noqa: E402  (after the path above)
+from nnstudy.train import runtime  # noqa: E402  (after the path above)
 
 GRID = [(c1, c2) for c1 in (10, 30, 50, 70, 90) for c2 in (20, 40, 60, 80, 100)]
 
@@ -41,36 +41,36 @@ GRID = [(c1, c2) for c1 in (10, 30, 50, 70, 90) for c2 in (20, 40, 60, 80, 100)]
 def random_split(train: int, test: int):
     import numpy as np
 
-    from nnstudy import training
+    from nnstudy.train import fit
 
     rng = np.random.default_rng(0)
     x = rng.random((train + test, 32, 32, 3), dtype=np.float32)
     y = rng.integers(0, 10, size=train + test)
-    return training.Split(x[:train], y[:train], x[train:], y[train:])
+    return fit.Split(x[:train], y[:train], x[train:], y[train:])
 
 
 def tiny_model():
     import keras
 
-    from nnstudy import models, training
+    from nnstudy.train import fit, models
 
     model = keras.Sequential(
         [keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)], name="tiny"
     )
-    return training.compile_model(model, models.optimizer("sgd", 0.001))
+    return fit.compile_model(model, models.optimizer("sgd", 0.001))
 
 
 def fit_round(split, epochs: int, folder: Path) -> float:
-    from nnstudy import training
+    from nnstudy.train import fit
 
-    _, history = training.fit(
+    _, history = fit.train(
         tiny_model, split, epochs=epochs, batch_size=128, seed=1, state_dir=folder, fingerprint={}, log=lambda m: None
     )
     return statistics.median(entry["seconds"] for entry in history[1:])
 
 
 def scan_round(split, epochs: int, folder: Path) -> float:
-    from nnstudy import scan
+    from nnstudy.train import scan
 
     member = scan.Member("tiny", tiny_model, 1, folder / "tiny", {}, log=lambda m: None)
     ((_, history),) = scan.train_pack(
@@ -80,12 +80,12 @@ def scan_round(split, epochs: int, folder: Path) -> float:
 
 
 def pack_compile(images: int, folder: Path) -> None:
-    from nnstudy import models, scan, training
+    from nnstudy.train import fit, models, scan
 
     split = random_split(images, 1100)
 
     def builder(c1, c2):
-        return lambda: training.compile_model(models.cifar_cnn(c1, c2), models.optimizer("sgd", 0.001))
+        return lambda: fit.compile_model(models.cifar_cnn(c1, c2), models.optimizer("sgd", 0.001))
 
     members = [
         scan.Member(f"{c1}-{c2}", builder(c1, c2), 1, folder / f"{c1}-{c2}", {}, log=lambda m: None) for c1, c2 in GRID

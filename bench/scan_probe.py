@@ -25,23 +25,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nnstudy import runtime
+from nnstudy.train import runtime
 
 
 def random_split(train: int, test: int):
     import numpy as np
 
-    from nnstudy import training
+    from nnstudy.train import fit
 
     rng = np.random.default_rng(0)
     x = rng.random((train + test, 32, 32, 3), dtype=np.float32)
-    return training.Split(x[:train], rng.integers(0, 10, train), x[train:], rng.integers(0, 10, test))
+    return fit.Split(x[:train], rng.integers(0, 10, train), x[train:], rng.integers(0, 10, test))
 
 
 def builder(c1: int, c2: int, optimizer: str = "sgd", dropout: float = 0.0):
-    from nnstudy import models, training
+    from nnstudy.train import fit, models
 
-    return lambda: training.compile_model(models.cifar_cnn(c1, c2, dropout), models.optimizer(optimizer, 0.001, 0.1))
+    return lambda: fit.compile_model(models.cifar_cnn(c1, c2, dropout), models.optimizer(optimizer, 0.001, 0.1))
 
 
 def step_time(c1: int, c2: int, steps: int, precision: str) -> dict:
@@ -51,7 +51,7 @@ def step_time(c1: int, c2: int, steps: int, precision: str) -> dict:
     import numpy as np
     from jax import lax
 
-    from nnstudy import scan
+    from nnstudy.train import scan
 
     data = random_split(steps * 128, 1)
     keras.utils.set_random_seed(1)
@@ -81,7 +81,7 @@ def step_time(c1: int, c2: int, steps: int, precision: str) -> dict:
 def packed_equals_alone(runs: list, train: int, test: int) -> bool:
     import numpy as np
 
-    from nnstudy import scan
+    from nnstudy.train import scan
 
     data = random_split(train, test)
 
@@ -115,7 +115,7 @@ def main() -> None:
     deterministic = "--xla_gpu_deterministic_ops=true" in os.environ.get("XLA_FLAGS", "")
     runtime.prepare("jax", deterministic=deterministic)
     device = runtime.configure(threads=2, deterministic=deterministic, log=lambda message: None)
-    from nnstudy import scan
+    from nnstudy.train import scan
 
     c1, c2, steps = (10, 20, min(args.steps, 8)) if args.tiny else (90, 100, args.steps)
     findings = {"device": device["name"], "xla_flags": os.environ.get("XLA_FLAGS", ""), "model": [c1, c2]}

@@ -5,7 +5,7 @@ CIFAR-10 images / 5,600 documents, the paper's batch size and optimizer):
 
 - plain: one `model.fit` over all epochs on float32 numpy arrays with the
   test set as `validation_data` (Keras defaults: no op determinism, float32);
-- engine: the workflow's training job function (`experiments.train_cifar` /
+- engine: the workflow's training job function (`job.train_cifar` /
   `train_text`: seeded batch order, resume checkpoints, test evaluation,
   model, metrics and plots), with the backend, precision and determinism
   given here.
@@ -40,7 +40,7 @@ def paper_settings() -> dict:
     """config.yaml at the paper preset, validated as the workflow does."""
     import yaml
 
-    from nnstudy import settings
+    from nnstudy.study import settings
 
     config = yaml.safe_load((REPO / "config.yaml").read_text()) | {"preset": "paper"}
     return settings.resolve(config, REPO / "schemas/config.schema.yaml")
@@ -52,18 +52,18 @@ def steady_epoch_seconds(epoch_ends: list[float]) -> float:
 
 
 def run_plain(model_name: str, args, data_dir: Path) -> dict:
-    from nnstudy import runtime
+    from nnstudy.train import runtime
 
     runtime.prepare(args.backend, args.threads, deterministic=False)
     runtime.configure(args.threads, deterministic=False, log=lambda message: None)
     import keras
 
-    from nnstudy import experiments, models, training
+    from nnstudy.train import fit, job, models
 
     study = paper_settings()
     if model_name.startswith("cnn-"):
         c1, c2 = map(int, model_name.split("-")[1:])
-        split = experiments.load_cifar(args.cifar10_dir / "data_batch_1", args.cifar10_dir / "test_batch_trim")
+        split = job.load_cifar(args.cifar10_dir / "data_batch_1", args.cifar10_dir / "test_batch_trim")
         model = models.cifar_cnn(c1, c2)
         optimizer = models.optimizer("sgd", study["part_a"]["learning_rate"])
         batch_size = study["part_a"]["batch_size"]
@@ -73,7 +73,7 @@ def run_plain(model_name: str, args, data_dir: Path) -> dict:
         level, architecture = model_name.split("-")
         arrays = np.load(data_dir / f"{level}_ids.npz")
         info = json.loads((data_dir / "vocabulary.json").read_text())
-        split = training.Split(*(arrays[key] for key in ("x_train", "y_train", "x_test", "y_test")))
+        split = fit.Split(*(arrays[key] for key in ("x_train", "y_train", "x_test", "y_test")))
         vocab_size = len(info["vocabulary"]) if level == "word" else info["char_vocabulary_size"]
         mask = study["part_b"]["mask_padding"]
         model = models.text_classifier(
@@ -105,18 +105,19 @@ def run_plain(model_name: str, args, data_dir: Path) -> dict:
 def run_engine(model_name: str, args, data_dir: Path, dropout: float = 0.0, limit: int | None = None) -> dict:
     """The engine's steady seconds per epoch; `dropout` and `limit` (the first
     `limit` training and test examples, for a quick check) serve bench/b5_times.py."""
-    from nnstudy import experiments, plan
+    from nnstudy.study import plan
+    from nnstudy.train import job
 
     study = paper_settings()
     if model_name.startswith("cnn-"):
         c1, c2 = map(int, model_name.split("-")[1:])
         run = plan.part_a_run(c1, c2, dropout=dropout, seed=1)
-        train = experiments.train_cifar
+        train = job.train_cifar
         inputs = {"train": args.cifar10_dir / "data_batch_1", "test": args.cifar10_dir / "test_batch_trim"}
     else:
         level, architecture = model_name.split("-")
         run = plan.part_b_run(level, architecture, dropout=dropout, seed=1)
-        train = experiments.train_text
+        train = job.train_text
         inputs = {"ids": data_dir / f"{level}_ids.npz", "vocabulary": data_dir / "vocabulary.json"}
     settings = plan.run_settings(study, run) | {
         "backend": args.backend,
@@ -145,10 +146,10 @@ def run_engine(model_name: str, args, data_dir: Path, dropout: float = 0.0, limi
 
 
 def prepare_text(data_dir: Path) -> None:
-    from nnstudy import experiments
+    from nnstudy.train import job
 
     text = paper_settings()["text"]
-    experiments.prepare_text(
+    job.prepare_text(
         train_csv=REPO / text["train_csv"],
         test_csv=REPO / text["test_csv"],
         length=text["length"],

@@ -21,7 +21,7 @@ def main(argv=None) -> None:
         return
     if argv[0] not in ("status", "publish"):
         sys.exit(f"nnstudy: unknown command {argv[0]!r}\n{USAGE}")
-    importlib.import_module(f"nnstudy.{argv[0]}").main(argv[1:])  # imported here, so that each starts fast
+    importlib.import_module(f"nnstudy.commands.{argv[0]}").main(argv[1:])  # imported here, so that each starts fast
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def run(snakemake, job) -> None:
 
 
 def training_arguments(snakemake, log) -> dict:
-    """A training job's arguments: its run's settings (params, nnstudy.plan.run_settings)
+    """A training job's arguments: its run's settings (params, nnstudy.study.plan.run_settings)
     and how the job runs, which comes from the config (resolved once, by
     rules/common.smk) and not from params: changing GPU placement, the
     checkpoint cadence or TensorBoard must not rerun finished training jobs.

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from nnstudy import cluster, plan, questions, settings
+from nnstudy.study import packs, plan, questions, settings
 from nnstudy.errors import StudyError
 
 try:
@@ -18,7 +18,7 @@ config.update(STUDY)
 QUESTIONS = plan.chosen_questions(STUDY)
 PART_A = STUDY["part_a"]
 TRAINING = STUDY["training"]
-# Run folders and the runs of each question: nnstudy/plan.py.
+# Run folders and the runs of each question: nnstudy/study/plan.py.
 PART_A_RUN = plan.PART_A_RUN
 PART_B_RUN = plan.PART_B_RUN
 # A1b's feature maps come from the A1 network of the first seed.
@@ -113,7 +113,7 @@ def training_minutes(run):
     """Wall-time request of a training job (`run`: the run folder's pattern)."""
 
     def minutes(wildcards, attempt):
-        return cluster.run_minutes(STUDY, run.format(**wildcards), attempt=attempt)
+        return packs.run_minutes(STUDY, run.format(**wildcards), attempt=attempt)
 
     return minutes
 
@@ -172,11 +172,11 @@ def pack_runs(pack):
 
 
 def pack_minutes(pack):
-    """A pack asks for its longest run's time, times its size (nnstudy.cluster)."""
+    """A pack asks for its longest run's time, times its size (nnstudy.study.packs)."""
 
     def minutes(wildcards, attempt):
         runs = [pattern.format(**wildcards) for pattern in pack]
-        return cluster.pack_minutes(STUDY, runs, attempt)
+        return packs.pack_minutes(STUDY, runs, attempt)
 
     return minutes
 

@@ -13,7 +13,7 @@ def pack_memory(pack):
     return memory
 
 
-for pack_index, pack in enumerate(cluster.training_packs(STUDY)):
+for pack_index, pack in enumerate(packs.training_packs(STUDY)):
 
     rule:
         name:

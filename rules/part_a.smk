@@ -67,7 +67,7 @@ rule feature_maps:
 
 
 # training.engine: scan. Part A trains as packs, each in one compiled JAX
-# program (nnstudy/scan.py): a seed's grid (and A1) in one job, A3's four runs at
+# program (nnstudy/train/scan.py): a seed's grid (and A1) in one job, A3's four runs at
 # the chosen pair in another. Every run keeps its own files, log and resume
 # state; a target of one run trains its pack.
 if TRAINING["engine"] == "scan":

@@ -2,7 +2,7 @@
 # question's table, the verdicts of the comparisons the spec asks about, the
 # reference comparison, summary figures) and the one-file HTML report
 # (results/report.html). Which runs each question takes, and its names:
-# nnstudy/questions.py. The reference numbers of SPEC's student report are
+# nnstudy/study/questions.py. The reference numbers of SPEC's student report are
 # data: data/reference/*.csv.
 from nnstudy.analysis import reference, stats, tables
 

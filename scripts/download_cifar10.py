@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from nnstudy import cifar, jobs
+from nnstudy import jobs
+from nnstudy.data import cifar
 
 jobs.run(
     snakemake,

@@ -1,10 +1,11 @@
 """A1b: feature maps of one test image through the A1 network."""
 
-from nnstudy import experiments, jobs
+from nnstudy import jobs
+from nnstudy.train import job
 
 jobs.run(
     snakemake,
-    lambda log: experiments.feature_maps(
+    lambda log: job.feature_maps(
         model_file=snakemake.input.model,
         test_file=snakemake.input.test,
         meta_file=snakemake.input.meta,

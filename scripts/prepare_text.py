@@ -1,10 +1,11 @@
 """Encode the Part B CSVs once: char ids, word ids, labels, vocabulary."""
 
-from nnstudy import experiments, jobs
+from nnstudy import jobs
+from nnstudy.train import job
 
 jobs.run(
     snakemake,
-    lambda log: experiments.prepare_text(
+    lambda log: job.prepare_text(
         **dict(snakemake.params.items()),  # length, min_count, max_vocabulary
         train_csv=snakemake.input.train,
         test_csv=snakemake.input.test,

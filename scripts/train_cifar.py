@@ -1,5 +1,6 @@
 """Part A training job: one CNN on CIFAR-10 (see rules/part_a.smk)."""
 
-from nnstudy import experiments, jobs
+from nnstudy import jobs
+from nnstudy.train import job
 
-jobs.run(snakemake, lambda log: experiments.train_cifar(**jobs.training_arguments(snakemake, log)))
+jobs.run(snakemake, lambda log: job.train_cifar(**jobs.training_arguments(snakemake, log)))

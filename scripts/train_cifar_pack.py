@@ -1,11 +1,12 @@
 """Part A pack job (training.engine: scan): a pack of CNNs in one compiled program (see rules/part_a.smk)."""
 
-from nnstudy import jobs, scan_jobs
+from nnstudy import jobs
+from nnstudy.train import pack_job
 
 training = snakemake.config["training"]
 jobs.run(
     snakemake,
-    lambda log: scan_jobs.train_cifar_pack(
+    lambda log: pack_job.train_cifar_pack(
         runs=snakemake.params.runs,
         settings={"threads": snakemake.threads} | {key: training[key] for key in ("chunk_epochs", "deadline")},
         inputs=dict(snakemake.input.items()),

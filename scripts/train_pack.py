@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
-from nnstudy import cluster, jobs
+from nnstudy import jobs
+from nnstudy.study import packs
 
 jobs.run(
     snakemake,
-    lambda log: cluster.train_pack(
+    lambda log: packs.train_pack(
         snakefile=Path(snakemake.scriptdir).parent.resolve() / "Snakefile",
         config=snakemake.config,
         runs=snakemake.params.runs,

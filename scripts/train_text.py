@@ -1,5 +1,6 @@
 """Part B training job: one text classifier (see rules/part_b.smk)."""
 
-from nnstudy import experiments, jobs
+from nnstudy import jobs
+from nnstudy.train import job
 
-jobs.run(snakemake, lambda log: experiments.train_text(**jobs.training_arguments(snakemake, log)))
+jobs.run(snakemake, lambda log: job.train_text(**jobs.training_arguments(snakemake, log)))

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 from conftest import REPO
 
-from nnstudy import metrics, plan, plots, questions
+from nnstudy import metrics, plots
 from nnstudy.analysis import figures, reference, runs, stats, tables
 from nnstudy.report import html
+from nnstudy.study import plan, questions
 
 GRID = {"c1": [10, 50], "c2": [20, 60]}
 A1_PAIR = (50, 60)
@@ -39,7 +40,7 @@ CONFIG = {
     "part_a": {
         "c1": 50, "c2": 60, "grid": GRID, "optimum": None, "optimizers": ["momentum", "rmsprop", "adam"],
         "epochs": EPOCHS, "batch_size": 128, "learning_rate": 0.001, "momentum": 0.1, "dropout": 0.5,
-        "train_limit": 256, "test_limit": 128,
+        "train_limit": 256, "test_limit": 128, "pixel_layout": "images",
     },
     "part_b": {
         "epochs": EPOCHS, "batch_size": 128, "learning_rate": 0.01, "optimizer": "adam", "dropout": 0.5,

@@ -2,7 +2,7 @@
 
 Keras fixes its backend when it is first imported, and this test suite runs
 on TensorFlow (its modules import keras as pytest collects them), while the
-packed engine needs JAX. So the tests of nnstudy.scan train in processes of
+packed engine needs JAX. So the tests of nnstudy.train.scan train in processes of
 their own with KERAS_BACKEND=jax (tests/scan_worker.py). One worker process
 runs all the jobs of a test module, so its imports and compilations are
 paid once; a test that kills a worker kills a real process.

@@ -12,8 +12,8 @@ histories, and the error of a pack stopped by its deadline) and
      "directory": resume states, "epochs": N, "chunk": C, "deadline": "past" | null,
      "after": a file to wait for first | null, "output": path without suffix}
 
-A scan job trains its runs as one pack; a fit job trains each with `training.fit`;
-a pack job runs the workflow's job function, `scan_jobs.train_cifar_pack`, on
+A scan job trains its runs as one pack; a fit job trains each with `fit.fit`;
+a pack job runs the workflow's job function, `pack_job.train_cifar_pack`, on
 CIFAR-10 files made of the same data, and writes the runs' metrics documents.
 """
 
@@ -25,23 +25,23 @@ from pathlib import Path
 
 import numpy as np
 
-from nnstudy import models, scan, scan_jobs, training
+from nnstudy.train import fit, models, pack_job, scan
 
 BATCH_SIZE = 16
 # Two evaluation batches from 40 test images, as the paper's 1,024 and 976 from 2,000.
-training.EVALUATION_BATCH_SIZE = 24
+fit.EVALUATION_BATCH_SIZE = 24
 
 
-def split() -> training.Split:
+def split() -> fit.Split:
     rng = np.random.default_rng(0)
     x = rng.random((128, 32, 32, 3), dtype=np.float32)
     y = rng.integers(0, 10, size=128)
-    return training.Split(x[:88], y[:88], x[88:], y[88:])
+    return fit.Split(x[:88], y[:88], x[88:], y[88:])
 
 
 def builder(c1, c2, optimizer, dropout):
     def build():
-        return training.compile_model(models.cifar_cnn(c1, c2, dropout), models.optimizer(optimizer, 0.001, 0.1))
+        return fit.compile_model(models.cifar_cnn(c1, c2, dropout), models.optimizer(optimizer, 0.001, 0.1))
 
     return build
 
@@ -61,7 +61,7 @@ def train(job: dict) -> dict:
         trained = {}
         for run in job["runs"]:
             *settings, seed = run
-            trained[name(run)] = training.fit(
+            trained[name(run)] = fit.train(
                 builder(*settings),
                 data,
                 epochs=job["epochs"],
@@ -90,7 +90,7 @@ def train(job: dict) -> dict:
     return {member.name: result for member, result in zip(members, results)}
 
 
-def pack_job(job: dict) -> dict:
+def workflow_pack(job: dict) -> dict:
     """{run: its metrics.json} after the workflow's pack job trained `job["runs"]`."""
     directory, data = Path(job["directory"]), split()
     directory.mkdir(parents=True, exist_ok=True)
@@ -100,7 +100,13 @@ def pack_job(job: dict) -> dict:
     # As the scan jobs before: the same XLA flags and matmul precision, so the
     # compiled program of "straight" (the same models) is reused.
     shared = {"epochs": job["epochs"], "batch_size": BATCH_SIZE, "learning_rate": 0.001, "momentum": 0.1}
-    shared |= {"train_limit": None, "test_limit": None, "deterministic": False, "backend": "jax"}
+    shared |= {
+        "train_limit": None,
+        "test_limit": None,
+        "deterministic": False,
+        "backend": "jax",
+        "pixel_layout": "images",
+    }
     shared |= {"precision": "float32", "matmul_precision": "float32"}
     settings = {"threads": 2, "chunk_epochs": job["chunk"], "deadline": None}
     runs = []
@@ -114,7 +120,7 @@ def pack_job(job: dict) -> dict:
             | {"state_dir": str(directory / "resume" / folder.name), "log": str(directory / f"{folder.name}.log")}
         )
     inputs = {"train": directory / "train", "test": directory / "test"}
-    scan_jobs.train_cifar_pack(
+    pack_job.train_cifar_pack(
         runs=runs, settings=settings, inputs=inputs, manifest=directory / "resume" / "pack.json", log=print
     )
     return {
@@ -129,7 +135,7 @@ def main(plan: Path) -> None:
             time.sleep(0.1)
         print(f"job {output.name} starts at {time.perf_counter():.1f} s", flush=True)
         if job["engine"] == "pack":
-            output.with_suffix(".json").write_text(json.dumps({"documents": pack_job(job)}))
+            output.with_suffix(".json").write_text(json.dumps({"documents": workflow_pack(job)}))
             continue
         try:
             trained = train(job)

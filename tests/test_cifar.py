@@ -14,7 +14,7 @@ import pytest
 import yaml
 from conftest import CIFAR_DIR, copy_workflow, random_images, snakemake
 
-from nnstudy import cifar
+from nnstudy.data import cifar
 from nnstudy.errors import DataError
 
 

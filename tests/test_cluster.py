@@ -7,7 +7,7 @@ import pytest
 import yaml
 from conftest import REPO
 
-from nnstudy import cluster, plan, settings
+from nnstudy.study import packs, plan, settings
 
 
 @pytest.fixture(scope="module")
@@ -19,16 +19,16 @@ def test_paper_requests_are_minutes_not_hours(study):
     requests = study["cluster"]
     assert requests["device"] == "gpu" and requests["seconds_per_epoch"]["gpu"]["cifar_cnn"] == 0.2
     # 10 + 3 × 1000 × 0.2 / 60: the old flat estimate asked for 1010 minutes.
-    assert cluster.wall_minutes(requests, model="cifar_cnn", epochs=1000) == 20
-    assert cluster.wall_minutes(requests, model="word_gru", epochs=250, layers=2) == 15
-    assert cluster.wall_minutes(requests, model="cifar_cnn", epochs=1000, attempt=2) == 40
+    assert packs.wall_minutes(requests, model="cifar_cnn", epochs=1000) == 20
+    assert packs.wall_minutes(requests, model="word_gru", epochs=250, layers=2) == 15
+    assert packs.wall_minutes(requests, model="cifar_cnn", epochs=1000, attempt=2) == 40
     # A pack of 4 asks for 4 times its longest run's training time.
-    assert cluster.wall_minutes(requests, model="cifar_cnn", epochs=1000, runs_per_allocation=4) == 50
+    assert packs.wall_minutes(requests, model="cifar_cnn", epochs=1000, runs_per_allocation=4) == 50
 
 
 def test_cpu_nodes_and_a_users_figure(study):
     requests = copy.deepcopy(study["cluster"]) | {"device": "cpu", "safety_factor": 1, "startup_minutes": 0}
-    assert cluster.wall_minutes(requests, model="char_cnn", epochs=60) == 10  # 60 × 9.9 s
+    assert packs.wall_minutes(requests, model="char_cnn", epochs=60) == 10  # 60 × 9.9 s
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["cluster"] = {"seconds_per_epoch": {"gpu": {"cifar_cnn": 1.5}}}
     table = settings.resolve(config)["cluster"]["seconds_per_epoch"]["gpu"]
@@ -36,21 +36,21 @@ def test_cpu_nodes_and_a_users_figure(study):
 
 
 def test_a_presets_share_of_the_data(study):
-    assert cluster.data_share("cifar", None, None) == 1.0
-    assert cluster.data_share("cifar", 2000, 1000) == 0.5  # the test set's half outweighs 20 % of the training set
-    assert cluster.data_share("text", 2800, 700) == 1.0  # quick: half the documents, all the test set
-    assert cluster.data_share("text", 10**6, None) == 1.0
+    assert packs.data_share("cifar", None, None) == 1.0
+    assert packs.data_share("cifar", 2000, 1000) == 0.5  # the test set's half outweighs 20 % of the training set
+    assert packs.data_share("text", 2800, 700) == 1.0  # quick: half the documents, all the test set
+    assert packs.data_share("text", 10**6, None) == 1.0
 
 
 def test_packs_hold_runs_of_similar_length_and_every_run_once(study):
     runs = plan.training_runs(study)
     minutes = {run: 30 if "part_a" in run else len(run) % 7 for run in runs}
-    packs = cluster.packs(runs, minutes.get, 4)
-    assert sorted(run for pack in packs for run in pack) == sorted(runs)
-    assert [len(pack) for pack in packs] == [4] * (len(runs) // 4) + ([len(runs) % 4] if len(runs) % 4 else [])
-    longest = [max(map(minutes.get, pack)) for pack in packs]
+    found = packs.packs(runs, minutes.get, 4)
+    assert sorted(run for pack in found for run in pack) == sorted(runs)
+    assert [len(pack) for pack in found] == [4] * (len(runs) // 4) + ([len(runs) % 4] if len(runs) % 4 else [])
+    longest = [max(map(minutes.get, pack)) for pack in found]
     assert longest == sorted(longest, reverse=True)
-    assert all(min(map(minutes.get, a)) >= max(map(minutes.get, b)) for a, b in itertools.pairwise(packs))
+    assert all(min(map(minutes.get, a)) >= max(map(minutes.get, b)) for a, b in itertools.pairwise(found))
 
 
 def test_run_folders_give_back_their_wildcards(study):

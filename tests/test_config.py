@@ -6,8 +6,8 @@ import pytest
 import yaml
 from conftest import CIFAR_DIR, REPO, copy_workflow, nnstudy_status, snakemake, status_rows
 
-from nnstudy import settings
 from nnstudy.errors import StudyError
+from nnstudy.study import settings
 
 SCHEMA = REPO / "schemas/config.schema.yaml"
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nnstudy import devices, jobs, settings
+from nnstudy import jobs
 from nnstudy.errors import StudyError
+from nnstudy.study import settings
+from nnstudy.train import devices
 
 
 def hold_slot(lock_dir, gpus, jobs_per_gpu, hold, results, ready=None):

@@ -21,8 +21,10 @@ from conftest import REPO, SNAKEMAKE, copy_workflow, nnstudy, nnstudy_status, sm
 from conftest import status_rows as rows_of
 from test_training import curves, run
 
-from nnstudy import devices, faults, metrics, publish
+from nnstudy import faults, metrics
+from nnstudy.commands import publish
 from nnstudy.errors import StudyError
+from nnstudy.train import devices
 
 RUN = "results/part_a/runs/c1-10_c2-20_sgd_dropout-0_seed-1"
 
@@ -145,7 +147,7 @@ def test_a_full_tmp_costs_a_gpu_slot_its_pid_line_not_the_job(tmpfs, tmp_path):
         [
             sys.executable,
             "-c",
-            f"from nnstudy import devices; print(devices.acquire(['0'], {str(full / 'slots')!r})); input()",
+            f"from nnstudy.train import devices; print(devices.acquire(['0'], {str(full / 'slots')!r})); input()",
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

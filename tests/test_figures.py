@@ -10,9 +10,9 @@ import pytest
 from conftest import REPO
 from generated_study import CONFIG, GRID, OPTIMUM, build_study
 
-from nnstudy import questions
 from nnstudy.analysis import figures, reference
 from nnstudy.analysis import runs as study_runs
+from nnstudy.study import questions
 
 REFERENCE_FILES = [REPO / f"data/reference/{name}.csv" for name in ("part_a", "part_b", "b6")]
 REFERENCE = reference.read_reference(REFERENCE_FILES)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nnstudy import models, training
+from nnstudy.train import fit, models
 
 
 def output_shapes(model):
@@ -69,7 +69,7 @@ def test_text_models_build_and_train_a_step(config):
         assert shapes["embedding"] == (100, 20)
     assert shapes["logits"] == (14,)
     optimizer = models.optimizer("adam", 0.01, clip_mode="value" if clip else None, clip_threshold=clip)
-    training.compile_model(model, optimizer)
+    fit.compile_model(model, optimizer)
     rng = np.random.default_rng(0)
     x = rng.integers(0, vocab_size, size=(8, 100)).astype("int32")
     y = rng.integers(0, 14, size=8)

@@ -12,8 +12,8 @@ import pytest
 from conftest import CIFAR_DIR, REPO, copy_workflow, snakemake
 from generated_study import CONFIG
 
-from nnstudy import publish
 from nnstudy.analysis import runs as study_runs
+from nnstudy.commands import publish
 from nnstudy.errors import StudyError
 from nnstudy.report import readme
 

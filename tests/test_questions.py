@@ -1,11 +1,11 @@
-"""The registry of the study's questions (nnstudy/questions.py) and the run
-folders nnstudy/plan.py makes of it."""
+"""The registry of the study's questions (nnstudy/study/questions.py) and the run
+folders nnstudy/study/plan.py makes of it."""
 
 from __future__ import annotations
 
 from generated_study import CONFIG
 
-from nnstudy import plan, questions
+from nnstudy.study import plan, questions
 
 STUDY = CONFIG | {"seeds": [1]}
 

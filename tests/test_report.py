@@ -13,10 +13,11 @@ import pytest
 from conftest import REPO, smoke_run_config, snakemake
 from generated_study import CONFIG, OPTIMUM, QUESTIONS, SECTIONS, SEEDS
 
-from nnstudy import identity, questions
 from nnstudy.analysis import runs as study_runs
 from nnstudy.errors import StudyError
 from nnstudy.report import html as html_report
+from nnstudy.study import questions
+from nnstudy.train import identity
 
 REFERENCE_FILES = [REPO / f"data/reference/{name}.csv" for name in ("part_a", "part_b", "b6")]
 # Files that snakemake --report must carry.

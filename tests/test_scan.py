@@ -1,4 +1,4 @@
-"""The packed engine (nnstudy.scan): packs, resume after SIGKILL, the deadline, the batch order.
+"""The packed engine (nnstudy.train.scan): packs, resume after SIGKILL, the deadline, the batch order.
 
 The training runs in JAX worker processes (see tests/scan_harness.py); every
 comparison here is bitwise (JAX's CPU backend is deterministic).
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scan_harness import curves, finish, job, result, start, worker
 
-from nnstudy import scan, training
+from nnstudy.train import fit, scan
 
 # Three shapes, three optimizers, one with dropout; [c1, c2, optimizer, dropout, seed].
 PACK = [[10, 20, "sgd", 0.0, 3], [20, 10, "adam", 0.5, 4], [4, 6, "rmsprop", 0.0, 5]]
@@ -136,7 +136,7 @@ def test_the_pack_job_writes_each_runs_outputs_and_log(trained):
 def test_batch_order_is_epoch_batches(size):
     """The scan's batches, full ones first and the remainder last, are EpochBatches' for every epoch."""
     x = np.arange(size)
-    batches = training.EpochBatches(x, x, batch_size=16, seed=7)
+    batches = fit.EpochBatches(x, x, batch_size=16, seed=7)
     orders = scan.chunk_orders(7, first=3, count=4, size=size)
     for row, epoch in zip(orders, range(3, 7)):
         batches.shuffle_for(epoch)

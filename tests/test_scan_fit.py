@@ -1,4 +1,4 @@
-"""The packed engine (nnstudy.scan) against training.fit on Keras' JAX backend.
+"""The packed engine (nnstudy.train.scan) against training.fit on Keras' JAX backend.
 
 Five runs of 3 epochs (SGD, momentum, RMSProp, Adam, SGD with dropout 0.5)
 with a remainder batch and two evaluation batches, trained by `fit` one by

@@ -13,10 +13,11 @@ from conftest import REPO
 from generated_study import CONFIG
 from scipy import stats as scipy_stats
 
-from nnstudy import metrics, plan, questions
+from nnstudy import metrics
 from nnstudy.analysis import reference, stats, tables
 from nnstudy.analysis import runs as study_runs
 from nnstudy.report import readme
+from nnstudy.study import plan, questions
 
 T_2 = 4.302652729911275  # Student t, 97.5 % quantile, 2 degrees of freedom (printed tables: 4.303)
 T_1 = 12.706204736174707  # the same with 1 degree of freedom (12.706)

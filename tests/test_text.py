@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import copy_workflow, snakemake
 
-from nnstudy import text
+from nnstudy.data import text
 from nnstudy.errors import DataError
 
 

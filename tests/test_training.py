@@ -8,23 +8,24 @@ import keras
 import numpy as np
 import pytest
 
-from nnstudy import metrics, models, training
+from nnstudy import metrics
+from nnstudy.train import fit, models
 
 
 def small_split(seed=0):
     rng = np.random.default_rng(seed)
     x = rng.random((96, 32, 32, 3), dtype=np.float32)
     y = rng.integers(0, 10, size=96)
-    return training.Split(x[:64], y[:64], x[64:], y[64:])
+    return fit.Split(x[:64], y[:64], x[64:], y[64:])
 
 
 def run(
     tmp_path, name, epochs, dropout=0.0, optimizer="adam", logs=None, checkpoint_seconds=60.0, log=None, callbacks=()
 ):
     def build():
-        return training.compile_model(models.cifar_cnn(10, 20, dropout), models.optimizer(optimizer, 0.001))
+        return fit.compile_model(models.cifar_cnn(10, 20, dropout), models.optimizer(optimizer, 0.001))
 
-    _, history = training.fit(
+    _, history = fit.train(
         build,
         small_split(),
         epochs=epochs,
@@ -111,8 +112,8 @@ def test_sigkill_between_checkpoints_loses_at_most_the_interval(tmp_path):
 
 def test_backend_cannot_change_once_keras_runs():
     """A job must not record one backend while Keras trains on another."""
-    from nnstudy import runtime
     from nnstudy.errors import StudyError
+    from nnstudy.train import runtime
 
     assert keras.backend.backend() == "tensorflow"
     with pytest.raises(StudyError, match="Keras already runs on tensorflow, not jax"):
@@ -132,9 +133,9 @@ def test_state_of_other_data_of_the_same_size_is_discarded(tmp_path):
     run(tmp_path, "state", 1)
 
     def build():
-        return training.compile_model(models.cifar_cnn(10, 20), models.optimizer("adam", 0.001))
+        return fit.compile_model(models.cifar_cnn(10, 20), models.optimizer("adam", 0.001))
 
-    _, history = training.fit(
+    _, history = fit.train(
         build,
         small_split(seed=1),
         epochs=2,
@@ -192,12 +193,12 @@ def test_a_state_saved_before_code_identities_is_adopted_once(tmp_path):
     del saved["code"]
     history_file.write_text(json.dumps(saved))
     logs = []
-    state = training.ResumeState(tmp_path / "legacy", saved["fingerprint"], code="today")
+    state = fit.ResumeState(tmp_path / "legacy", saved["fingerprint"], code="today")
     model, history = state.load(2, logs.append)
     assert model is not None and history == first
     assert logs == [f"the resume state in {tmp_path / 'legacy'} predates code identities: taken as made by this code"]
     assert json.loads(history_file.read_text())["code"] == "today"
-    model, history = training.ResumeState(tmp_path / "legacy", saved["fingerprint"], code="other").load(2, logs.append)
+    model, history = fit.ResumeState(tmp_path / "legacy", saved["fingerprint"], code="other").load(2, logs.append)
     assert model is None and history == [] and logs[-1].startswith("training code changed since the saved state")
 
 
@@ -205,16 +206,16 @@ def text_split(seed=0):
     rng = np.random.default_rng(seed)
     x = rng.integers(1, 50, size=(80, 20)).astype("int32")
     y = rng.integers(0, 3, size=80)
-    return training.Split(x[:64], y[:64], x[64:], y[64:])
+    return fit.Split(x[:64], y[:64], x[64:], y[64:])
 
 
 def clipped_run(tmp_path, mode, threshold, epochs=2, optimizer=None):
     def build():
         model = models.text_classifier("word", "gru", 3, 50, 20)
-        return training.compile_model(model, optimizer or models.optimizer("adam", 0.01, 0.0, mode, threshold))
+        return fit.compile_model(model, optimizer or models.optimizer("adam", 0.01, 0.0, mode, threshold))
 
     state = tmp_path / f"{mode}-{threshold}-{optimizer is None}"
-    return training.fit(
+    return fit.train(
         build, text_split(), epochs=epochs, batch_size=16, seed=1, state_dir=state, fingerprint={}, log=lambda m: None
     )[1]
 

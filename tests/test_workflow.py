@@ -286,7 +286,7 @@ def test_a_finished_runs_state_does_not_outlive_a_change_to_its_training_code(tm
         return status_rows(nnstudy_status(workflow, *config).stdout)[run.rsplit("/", 1)[1]][0]
 
     assert "all 2 epochs are in the resume state" in forcerun() and state() == "done"
-    with (workflow / "nnstudy/models.py").open("a") as module:
+    with (workflow / "nnstudy/train/models.py").open("a") as module:
         module.write("\n# a change to the networks' module\n")
     status = nnstudy_status(workflow, *config).stdout
     assert state() == "stale (code changed)" and "1 stale (code changed)" in status.splitlines()[-1]

@@ -6,7 +6,7 @@ only the ones listed before it:
   times, p-values);
 - runs: every metrics.json read once into the tidy table of all runs
   (results/tables/all_runs.csv), and a question's rows of it, named and
-  ordered by nnstudy.questions;
+  ordered by nnstudy.study.questions;
 - stats: seed-aware statistics (intervals over seeds, the verdicts of the
   comparisons of questions.COMPARISONS, the reference within our spread) and
   the per-epoch histories table;
@@ -16,8 +16,8 @@ only the ones listed before it:
 - figures: the figures over many runs (heatmap, comparison charts, grouped
   learning curves, accuracy against time).
 
-The stages in order: data (nnstudy.cifar, nnstudy.text), training
-(nnstudy.experiments, training, models), analysis, and the HTML report
+The stages in order: data (nnstudy.data.cifar, nnstudy.data.text), training
+(nnstudy.train.job, training, models), analysis, and the HTML report
 (nnstudy.report), which shows them all.
 
 (Not "nnstudy/results": .gitignore's `results/` would hide the package.)

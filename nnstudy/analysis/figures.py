@@ -19,9 +19,10 @@ import matplotlib.ticker as mticker
 import pandas as pd
 import seaborn as sns
 
-from nnstudy import plots, questions  # noqa: F401  (plots: imported for the seaborn theme it sets)
+from nnstudy import plots  # noqa: F401  (imported for the seaborn theme it sets)
 from nnstudy.analysis import reference, tables
 from nnstudy.analysis import runs as study_runs
+from nnstudy.study import questions
 
 _STATISTICS = {"max_test_accuracy": "max over epochs", "mean_test_accuracy": "mean over epochs"}
 _SOURCE_COLOURS = {"ours": sns.color_palette()[0], "reference report": sns.color_palette()[7]}

@@ -4,7 +4,7 @@ The reference numbers are data, data/reference/<table>.csv, each naming its
 rows like one of our questions: part_a.csv like A4, part_b.csv like B5,
 b6.csv like B6. A question compared with another question's table takes the
 rows of the same runs (B6's GRU baseline is B5's Char / Word RNN without
-dropout), matched through nnstudy.plan's run names.
+dropout), matched through nnstudy.study.plan's run names.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from nnstudy import plan, questions
 from nnstudy.analysis import runs as study_runs
 from nnstudy.analysis import stats, tables
 from nnstudy.errors import StudyError
+from nnstudy.study import plan, questions
 
 # The question whose names each reference table uses.
 NAMED_LIKE = {"part_a": "a4", "part_b": "b5", "b6": "b6"}

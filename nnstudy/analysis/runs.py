@@ -3,7 +3,7 @@
 Every metrics.json is read once (`read_documents`); its summary becomes a row
 of the frame (`runs_frame`, written as results/tables/all_runs.csv) and its
 history stays at hand for the figures that draw learning curves. A question's
-rows are picked by run name, the names nnstudy.plan gives the question's runs,
+rows are picked by run name, the names nnstudy.study.plan gives the question's runs,
 so a table shows exactly the runs the workflow trains for it.
 """
 
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from nnstudy import metrics, plan, questions
+from nnstudy import metrics
 from nnstudy.errors import StudyError
+from nnstudy.study import plan, questions
 
 VERSION_KEYS = ("python", "keras", "tensorflow", "jax", "numpy")
 
@@ -92,7 +93,7 @@ def read_all_runs(path) -> pd.DataFrame:
 
 
 def question_runs(key: str, runs: pd.DataFrame, config: dict, optimum=None) -> pd.DataFrame:
-    """The rows of a question (nnstudy.questions) in the study's order, with
+    """The rows of a question (nnstudy.study.questions) in the study's order, with
     its name columns (e.g. `model` and `dropout_label`) and `name`, how a run
     card or legend shows the model ("Word RNN + dropout").
 

@@ -40,13 +40,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from nnstudy import plan, questions
 from nnstudy.errors import StudyError
+from nnstudy.study import plan, questions
 
 ACCURACIES = ("max_test_accuracy", "final_test_accuracy", "mean_test_accuracy")
 VERDICT_STATISTICS = ("max_test_accuracy", "final_test_accuracy")
 LEVEL, ALPHA = 0.95, 0.05
-# |ours − reference| up to this needs no explanation (nnstudy.publish's rule).
+# |ours − reference| up to this needs no explanation (nnstudy.commands.publish's rule).
 EXPLAIN_ABOVE = 0.03
 # Three decimals: one test document is 1/700 ≈ 0.0014 of an accuracy.
 DIGITS = 3

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnstudy import questions
 from nnstudy.analysis import formats, stats
 from nnstudy.analysis import runs as study_runs
 from nnstudy.errors import StudyError
+from nnstudy.study import questions
 
 # The final epoch's accuracy stands beside the max: it is not chosen on the test set.
 ACCURACIES = {

@@ -13,8 +13,8 @@ import re
 
 import pandas as pd
 
-from nnstudy import questions
 from nnstudy.analysis import formats, reference, tables
+from nnstudy.study import questions
 
 # A cell that reads as a number: 0.1234, -3, +0.05, <0.001, 0.5 ± 0.01, 0.85–0.90, (90, 100), –, empty.
 _NUMBER = re.compile(r"[-+<]?\d+(\.\d+)?(( ± |–)\d+(\.\d+)?)?|\(\d+, \d+\)|–|")

@@ -6,9 +6,9 @@ inputs: the tidy table of all runs, the study tables, the verdicts, the
 reference comparisons, the figures and every run's learning-curve plots,
 embedded as data: URIs, as are the data files it offers for download, so the
 report works wherever it is copied (results/, a published folder). Which runs
-each section shows, and how it names them, comes from nnstudy.questions, as
+each section shows, and how it names them, comes from nnstudy.study.questions, as
 for the tables and figures; which sections it has, from config `parts` and
-`questions` (nnstudy.plan.chosen_questions).
+`questions` (nnstudy.study.plan.chosen_questions).
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from nnstudy import plan, questions, text
 from nnstudy.analysis import formats, reference, stats, tables
 from nnstudy.analysis import runs as study_runs
+from nnstudy.data import text
 from nnstudy.errors import StudyError
-from nnstudy.identity import git_commit
 from nnstudy.report import cells, scope
 from nnstudy.report.provenance import provenance
+from nnstudy.study import plan, questions
+from nnstudy.train.identity import git_commit
 
 TITLE = "CE/CZ4042 deep-learning study: results"
 _KINDS = {

@@ -17,11 +17,11 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from nnstudy import questions
 from nnstudy.analysis import curves, formats, reference, stats, tables
 from nnstudy.analysis import runs as study_runs
 from nnstudy.errors import StudyError
 from nnstudy.report import scope
+from nnstudy.study import questions
 
 COMPARED = ("b5", "b6")
 README_BLOCK = re.compile(r"(<!-- paper-results:glance -->\n).*?(<!-- /paper-results:glance -->)", re.DOTALL)

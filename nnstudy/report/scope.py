@@ -13,8 +13,9 @@ import math
 
 import pandas as pd
 
-from nnstudy import questions, text
 from nnstudy.analysis import reference
+from nnstudy.data import text
+from nnstudy.study import questions
 
 PARTS = {"part_a": "Part A: object recognition on CIFAR-10", "part_b": "Part B: text classification"}
 # The questions config `questions` chooses from, as the spec numbers them: B5's

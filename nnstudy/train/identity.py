@@ -18,8 +18,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
-NUMERIC_MODULES = ("cifar", "text", "models", "training", "experiments", "runtime", "scan")
+PACKAGE = Path(__file__).resolve().parents[1]
+NUMERIC_MODULES = ("data/cifar", "data/text", "train/models", "train/fit", "train/job", "train/runtime", "train/scan")
 
 
 @functools.cache

@@ -20,8 +20,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nnstudy import identity, metrics, plan, settings
+from nnstudy import metrics
 from nnstudy.errors import StudyError
+from nnstudy.study import plan, settings
+from nnstudy.train import identity
 
 SILENT_AFTER_SECONDS = 300
 STALE = "stale (code changed)"

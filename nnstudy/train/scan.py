@@ -1,6 +1,6 @@
 """Packs of runs trained in one compiled JAX program, a chunk of epochs at a time.
 
-`training.fit` trains one run per `model.fit`, and Keras dispatches every
+`fit.fit` trains one run per `model.fit`, and Keras dispatches every
 step from Python: on a GPU that costs about 2 ms a step, most of a small
 CNN's epoch. Here a *pack* of runs (Part A's 25 grid pairs, say, each its
 own shape) trains in one `jax.jit` program per chunk of epochs: a `lax.scan`
@@ -14,17 +14,17 @@ would in `fit`:
 
 - the model is built right after `keras.utils.set_random_seed(seed)`, as
   `fit` builds it, so it starts from the same weights;
-- epoch `e` takes its batches in the order `training.epoch_order(seed, e)`
+- epoch `e` takes its batches in the order `fit.epoch_order(seed, e)`
   (what `EpochBatches` draws), full batches first and the remainder last;
   the host draws a chunk's orders and the device gathers the batches;
-- each epoch starts by reseeding dropout as `training._reseed` does;
+- each epoch starts by reseeding dropout as `fit._reseed` does;
 - train loss and accuracy are Keras' own trackers over the epoch's batches
   (the loss weighted by batch size), test loss and accuracy those of
-  `evaluate` in batches of `training.EVALUATION_BATCH_SIZE`, as `fit`
+  `evaluate` in batches of `fit.EVALUATION_BATCH_SIZE`, as `fit`
   reports them for `validation_data`.
 
 A history entry's `seconds` is its chunk's wall time split among its epochs, shared by the pack's runs.
-Resume state: each run keeps `training.ResumeState`'s layout (a model file
+Resume state: each run keeps `fit.ResumeState`'s layout (a model file
 and `history.json`), which `nnstudy status` reads. At each chunk boundary
 every run saves, then the pack's manifest, written last and atomically,
 names each run's epoch and model file; a model file is deleted only once
@@ -41,8 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nnstudy import faults, metrics, training
+from nnstudy import faults, metrics
 from nnstudy.errors import StudyError
+from nnstudy.train import fit
 
 # The config's names for the precision of float32 matrix products and
 # convolutions, and JAX's. On recent NVIDIA GPUs JAX's default is TF32.
@@ -59,7 +60,7 @@ class DeadlineReached(StudyError):
 
 @dataclass
 class Member:
-    """One run of a pack: what `training.fit` takes for a run beside the pack's shared settings."""
+    """One run of a pack: what `fit.fit` takes for a run beside the pack's shared settings."""
 
     name: str
     build: Callable  # returns a compiled model; called for a fresh start only
@@ -68,7 +69,7 @@ class Member:
     fingerprint: dict  # JSON-able settings of the run, epochs aside
     log: Callable[[str], None] = print
     # Set by train_pack:
-    state: training.ResumeState | None = None
+    state: fit.ResumeState | None = None
     model: object = None
     history: list[dict] = field(default_factory=list)
     model_file: str | None = None
@@ -88,7 +89,7 @@ def matmul_precision(requested: str) -> str:
 
 def chunk_orders(seed: int, first: int, count: int, size: int) -> np.ndarray:
     """The batch orders of epochs first … first + count - 1, one row each."""
-    return np.stack([training.epoch_order(seed, e, size) for e in range(first, first + count)]).astype(np.int32)
+    return np.stack([fit.epoch_order(seed, e, size) for e in range(first, first + count)]).astype(np.int32)
 
 
 def batch_rows(order, batch_size: int) -> tuple:
@@ -99,8 +100,8 @@ def batch_rows(order, batch_size: int) -> tuple:
 
 def _chunk_seeds(model, seed: int, first: int, count: int) -> list[np.ndarray]:
     """Per seed-generator state, its value at the start of each epoch of the chunk (count × 2)."""
-    states = training.seed_generator_states(model)
-    per_epoch = [training.seed_state_values(states, training.epoch_seed(seed, e)) for e in range(first, first + count)]
+    states = fit.seed_generator_states(model)
+    per_epoch = [fit.seed_state_values(states, fit.epoch_seed(seed, e)) for e in range(first, first + count)]
     return [np.stack([values[index] for values in per_epoch]) for index in range(len(states))]
 
 
@@ -128,11 +129,11 @@ def _pack_program(models: list, train_size: int, test_size: int, batch_size: int
     import jax
     from jax import lax
 
-    evaluation = training.EVALUATION_BATCH_SIZE
+    evaluation = fit.EVALUATION_BATCH_SIZE
     fresh = [[v.value for v in model.metrics_variables] for model in models]  # after reset_metrics()
     seed_positions = []
     for model in models:
-        states = training.seed_generator_states(model)
+        states = fit.seed_generator_states(model)
         seed_positions.append([i for i, v in enumerate(model.non_trainable_variables) if any(v is s for s in states)])
 
     def chunk(states, orders, seeds, data):
@@ -212,7 +213,7 @@ def _checkpoint(trained: list[Member], members: list[Member], manifest: Path) ->
         member.state.prune(member.model_file)
 
 
-def _start(members: list[Member], data: training.Split, epochs: int, manifest: Path, code: str | None) -> None:
+def _start(members: list[Member], data: fit.Split, epochs: int, manifest: Path, code: str | None) -> None:
     """Each member resumed from the manifest or built afresh, ready for the stateless steps."""
     import keras
 
@@ -222,7 +223,7 @@ def _start(members: list[Member], data: training.Split, epochs: int, manifest: P
         saved = {}
     digest = data.digest()
     for member in members:
-        member.state = training.ResumeState(member.state_dir, member.fingerprint | {"data": digest}, code)
+        member.state = fit.ResumeState(member.state_dir, member.fingerprint | {"data": digest}, code)
         member.model, member.history, member.model_file = _restore(member, saved.get(member.name), epochs)
         if member.model is None:
             keras.utils.set_random_seed(member.seed)
@@ -241,7 +242,7 @@ def _start(members: list[Member], data: training.Split, epochs: int, manifest: P
 
 def train_pack(
     members: list[Member],
-    data: training.Split,
+    data: fit.Split,
     *,
     epochs: int,
     batch_size: int,
@@ -256,7 +257,7 @@ def train_pack(
 
     Members train together in chunks of `chunk_epochs`, saving after each. `deadline` (a `time.time()`
     value): no chunk starts that the last one's pace says would end after it; the pack then raises
-    `DeadlineReached`, its state saved. `code`: nnstudy.identity's. Returns (model, history) per member.
+    `DeadlineReached`, its state saved. `code`: nnstudy.train.identity's. Returns (model, history) per member.
     """
     import jax
 
@@ -287,9 +288,7 @@ def train_pack(
             for member, start, values, member_logs in zip(active, first, states, logs):
                 member.values = values
                 for index in range(length):
-                    entry = training.history_entry(
-                        start + index, {k: v[index] for k, v in member_logs.items()}, seconds
-                    )
+                    entry = fit.history_entry(start + index, {k: v[index] for k, v in member_logs.items()}, seconds)
                     member.history.append(entry)
                     member.log(metrics.epoch_line(entry, epochs))
             _checkpoint(active, members, manifest)

@@ -35,7 +35,7 @@ def prepare(
         flags += ["--xla_gpu_deterministic_ops=true"] if deterministic else []
         os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), *flags]).strip()
     if gpu is not None:
-        from nnstudy import devices
+        from nnstudy.train import devices
 
         devices.assign_gpu(gpu["lock_dir"], gpu["jobs_per_gpu"], log, gpu["wait_minutes"])
 

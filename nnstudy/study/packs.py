@@ -20,8 +20,9 @@ from pathlib import Path
 
 import yaml
 
-from nnstudy import faults, plan
+from nnstudy import faults
 from nnstudy.errors import StudyError
+from nnstudy.study import plan
 
 # Run folders of a pack train through these rules (rules/part_a.smk, part_b.smk).
 TRAINING_RULES = ("train_cifar", "train_text")
@@ -53,7 +54,7 @@ def wall_minutes(
 
 
 def run_minutes(study: dict, run: str, runs_per_allocation: int = 1, attempt: int = 1) -> int:
-    """Wall-time request of one training run (a run folder of nnstudy.plan)."""
+    """Wall-time request of one training run (a run folder of nnstudy.study.plan)."""
     wildcards = plan.run_wildcards(run)
     part = wildcards["part"]
     if part == "part_a":

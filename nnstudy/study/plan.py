@@ -1,5 +1,5 @@
 """The study's training runs: where each run's files live, and the runs of every question of
-nnstudy.questions, resolved against the config.
+nnstudy.study.questions, resolved against the config.
 
 rules/common.smk builds its targets and the results jobs' inputs from these, `nnstudy status` reads the
 same list, and nnstudy.analysis picks a question's rows by the run names made here, so all always agree.
@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from nnstudy import questions
+from nnstudy.study import questions
 
 # A run folder is its model's name plus the seed; a question's rows are matched by model (nnstudy.analysis.runs).
 # A setting whose default predates it is in the name only when not the default (finished runs keep their folders):
@@ -171,10 +171,13 @@ def entry_runs(part: str, settings: dict, config: dict, optimum=None, seed="{see
     entry without a padding, clip mode or pixel layout setting takes the study's (part_b.mask_padding, clip_mode,
     part_a.pixel_layout)."""
     if part == "part_a":
-        extra = {"layout": config["pixel_layout"]} | {key: value for key, value in settings.items() if key != "pair"}
+        # (a config from before a key, e.g. a publication's, has its default)
+        extra = {"layout": config.get("pixel_layout", DEFAULT_LAYOUT)}
+        extra |= {key: value for key, value in settings.items() if key != "pair"}
         return [part_a_run(c1, c2, **extra, seed=seed) for c1, c2 in _pairs(settings["pair"], config, optimum)]
-    padding = "masked" if config["mask_padding"] else "unmasked"
-    return [part_b_run(**({"padding": padding, "clip_mode": config["clip_mode"]} | settings), seed=seed)]
+    study_wide = {"padding": "masked" if config["mask_padding"] else "unmasked"}
+    study_wide["clip_mode"] = config.get("clip_mode", DEFAULT_CLIP_MODE)
+    return [part_b_run(**(study_wide | settings), seed=seed)]
 
 
 def question_models(key: str, config: dict, optimum=None) -> list[tuple[questions.Entry, list[str]]]:
@@ -222,7 +225,7 @@ def training_runs(study: dict, optimum=None) -> list[str]:
 
 def study_runs(study: dict, workdir: Path = Path(".")) -> tuple[list[str], list[str]]:
     """(run folders of the chosen questions, names of runs not yet known: A3's variants wait for the grid)."""
-    waits = "a3" in chosen_questions(study)  # A4 needs A3 (nnstudy.settings)
+    waits = "a3" in chosen_questions(study)  # A4 needs A3 (nnstudy.study.settings)
     optimum = pinned_or_chosen_optimum(study["part_a"], workdir) if waits else None
     pending = []
     if waits and optimum is None:

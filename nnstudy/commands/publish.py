@@ -1,6 +1,6 @@
 """Publish a finished study run under docs/ (e.g. docs/paper-results/).
 
-    python -m nnstudy.publish docs/paper-results --results results \
+    python -m nnstudy.commands.publish docs/paper-results --results results \
         --snakemake-log .snakemake/log/<run>.snakemake.log --command "snakemake ..."
 
 copies the workflow's own all_runs.csv, histories, study tables, verdicts and
@@ -28,11 +28,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from nnstudy import faults, settings
+from nnstudy import faults
 from nnstudy.analysis import runs as study_runs
 from nnstudy.errors import StudyError
-from nnstudy.identity import git_commit
 from nnstudy.report.readme import COMPARED, project_readme, render_readme
+from nnstudy.study import settings
+from nnstudy.train.identity import git_commit
 
 # The published tables keep the names of the first publication.
 TABLES = {"b5": "b5_models", "b6": "b6_rnn_variants", "masking": "b_masking"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from nnstudy.text import CHAR_VOCAB_SIZE
+from nnstudy.data.text import CHAR_VOCAB_SIZE
 
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from nnstudy import cifar
+from nnstudy.data import cifar
 from nnstudy.errors import StudyError
 
-SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 
 def _with_defaults(validator_class, definitions: dict):

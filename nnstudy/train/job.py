@@ -13,8 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nnstudy import cifar, faults, identity, metrics, plan, runtime, text
+from nnstudy import faults, metrics
+from nnstudy.data import cifar, text
 from nnstudy.errors import StudyError
+from nnstudy.study import plan
+from nnstudy.train import identity, runtime
 
 
 def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, state_dir, log) -> None:
@@ -22,7 +25,7 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
 
     `run`: part, label, seed and hyperparameters; the run's name is its folder's.
     """
-    from nnstudy import training
+    from nnstudy.train import fit
 
     run = {"run": Path(outputs["metrics"]).parent.name, **run, "code": code_record(settings["backend"])}
     started = time.perf_counter()
@@ -38,7 +41,7 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
         # Epoch scalars only: graphs and profiles would cost time on every run.
         callbacks.append(keras.callbacks.TensorBoard(settings["tensorboard_dir"], write_graph=False, profile_batch=0))
         log(f"TensorBoard scalars in {settings['tensorboard_dir']}")
-    model, history = training.fit(
+    model, history = fit.train(
         build,
         split,
         epochs=settings["epochs"],
@@ -55,7 +58,7 @@ def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, st
 
 
 def code_record(backend: str) -> dict:
-    """Which code trains a run (nnstudy.identity), as metrics.json records it."""
+    """Which code trains a run (nnstudy.train.identity), as metrics.json records it."""
     return {"identity": identity.code_identity(backend), "commit": identity.git_commit(identity.PACKAGE)}
 
 
@@ -91,7 +94,7 @@ def _engine(settings: dict) -> dict:
 
 
 def load_cifar(train_file, test_file, train_limit=None, test_limit=None, layout=plan.DEFAULT_LAYOUT):
-    from nnstudy.training import Split
+    from nnstudy.train.fit import Split
 
     x_train, y_train = cifar.load_batch(train_file)
     x_test, y_test = cifar.load_batch(test_file)
@@ -104,7 +107,7 @@ def load_cifar(train_file, test_file, train_limit=None, test_limit=None, layout=
 
 
 def train_cifar(*, settings, inputs, outputs, state_dir, gpu=None, log=print):
-    """Part A: one CNN on CIFAR-10; `settings`: nnstudy.plan.run_settings plus how the job runs."""
+    """Part A: one CNN on CIFAR-10; `settings`: nnstudy.study.plan.run_settings plus how the job runs."""
     runtime.prepare(settings["backend"], settings["threads"], settings["deterministic"], gpu, log)
     split = load_cifar(
         inputs["train"], inputs["test"], settings["train_limit"], settings["test_limit"], settings["pixel_layout"]
@@ -116,7 +119,7 @@ def train_cifar(*, settings, inputs, outputs, state_dir, gpu=None, log=print):
 
 def cifar_run(settings: dict, split) -> tuple[dict, object]:
     """A Part A run's record (part, label, seed, hyperparameters) and the function that builds its model."""
-    from nnstudy import models, training
+    from nnstudy.train import fit, models
 
     optimizer = settings["optimizer"]
     hyperparameters = {
@@ -137,7 +140,7 @@ def cifar_run(settings: dict, split) -> tuple[dict, object]:
 
     def build():
         opt = models.optimizer(optimizer, settings["learning_rate"], settings["momentum"])
-        return training.compile_model(models.cifar_cnn(settings["c1"], settings["c2"], settings["dropout"]), opt)
+        return fit.compile_model(models.cifar_cnn(settings["c1"], settings["c2"], settings["dropout"]), opt)
 
     label = plan.run_label(settings)
     return {"part": "A", "label": label, "seed": settings["seed"], "hyperparameters": hyperparameters}, build
@@ -202,14 +205,14 @@ def prepare_text(*, train_csv, test_csv, length, min_count, max_vocabulary, outp
 
 
 def train_text(*, settings, inputs, outputs, state_dir, gpu=None, log=print):
-    """Part B: one text classifier; `settings`: nnstudy.plan.run_settings plus how the job runs."""
+    """Part B: one text classifier; `settings`: nnstudy.study.plan.run_settings plus how the job runs."""
     runtime.prepare(settings["backend"], settings["threads"], settings["deterministic"], gpu, log)
-    from nnstudy import models, training
+    from nnstudy.train import fit, models
 
     arrays = np.load(inputs["ids"])
     info = json.loads(Path(inputs["vocabulary"]).read_text())
     train_limit, test_limit = settings["train_limit"], settings["test_limit"]
-    split = training.Split(
+    split = fit.Split(
         arrays["x_train"][:train_limit],
         arrays["y_train"][:train_limit],
         arrays["x_test"][:test_limit],
@@ -253,7 +256,7 @@ def train_text(*, settings, inputs, outputs, state_dir, gpu=None, log=print):
             settings["mask_padding"],
         )
         opt = models.optimizer(settings["optimizer"], settings["learning_rate"], 0.0, clip_mode, clip)
-        return training.compile_model(model, opt)
+        return fit.compile_model(model, opt)
 
     run = {"part": "B", "label": label, "seed": settings["seed"], "hyperparameters": hyperparameters}
     _train_and_record(build, split, run, settings, outputs, state_dir, log)

@@ -1,8 +1,8 @@
 """The workflow's job for a pack of Part A runs on the scan engine (`training.engine: scan`).
 
 One job trains several runs (the 25 grid pairs of a seed, or A3's four) as
-one pack with `nnstudy.scan` and writes, for every run, the files that
-`experiments.train_cifar` writes for it: model.keras, metrics.json (with
+one pack with `nnstudy.train.scan` and writes, for every run, the files that
+`job.train_cifar` writes for it: model.keras, metrics.json (with
 `"engine": "scan"` and the matmul precision among its hyper-parameters, so
 that its resume state is never mistaken for fit's) and the two curve plots.
 """
@@ -13,8 +13,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from nnstudy import experiments, runtime
 from nnstudy.errors import StudyError
+from nnstudy.train import job, runtime
 
 
 def deadline_time(value, now: float) -> float | None:
@@ -51,7 +51,7 @@ SHARED = ("epochs", "batch_size", "train_limit", "test_limit", "pixel_layout", "
 def train_cifar_pack(*, runs, settings, inputs, manifest, gpu=None, log=print):
     """Train Part A `runs` as one pack on the JAX backend; write each run's outputs.
 
-    runs: [{settings (nnstudy.plan.run_settings of the run), outputs: {metrics,
+    runs: [{settings (nnstudy.study.plan.run_settings of the run), outputs: {metrics,
     model, costs, accuracies}, state_dir, log (optional: the run's own log file)}].
     settings: how the job runs: threads, chunk_epochs, deadline (see
     `deadline_time`). manifest: the pack's manifest file, under the resume folder.
@@ -66,18 +66,18 @@ def train_cifar_pack(*, runs, settings, inputs, manifest, gpu=None, log=print):
     if shared["backend"] != "jax":
         raise StudyError(f"training.engine scan runs on training.backend jax, not {shared['backend']}")
     runtime.prepare("jax", settings["threads"], shared["deterministic"], gpu, log)
-    from nnstudy import scan
+    from nnstudy.train import scan
 
-    split = experiments.load_cifar(
+    split = job.load_cifar(
         inputs["train"], inputs["test"], shared["train_limit"], shared["test_limit"], shared["pixel_layout"]
     )
     device = runtime.configure(settings["threads"], shared["deterministic"], shared["precision"], log)
     requested = runs[0]["settings"]["matmul_precision"]
     precision = scan.matmul_precision(requested)
-    code = experiments.code_record("jax")
+    code = job.code_record("jax")
     records, members = [], []
     for spec in runs:
-        run, build = experiments.cifar_run(spec["settings"], split)
+        run, build = job.cifar_run(spec["settings"], split)
         name = Path(spec["outputs"]["metrics"]).parent.name
         run = {"run": name, **run, "code": code}
         run["hyperparameters"] |= {"engine": "scan", "matmul_precision": precision}
@@ -104,4 +104,4 @@ def train_cifar_pack(*, runs, settings, inputs, manifest, gpu=None, log=print):
         log=log,
     )
     for (model, history), run, spec, member in zip(trained, records, runs, members):
-        experiments.record(model, history, run, spec["outputs"], started, device, member.log)
+        job.record(model, history, run, spec["outputs"], started, device, member.log)

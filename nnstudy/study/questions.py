@@ -4,12 +4,12 @@ results call them and in which order.
 A question is a list of models, each optionally split along one axis (B5:
 without / with dropout, B6: char / word input, the masking ablation: unmasked /
 masked padding). A model or axis value names the settings of its runs, the
-keyword arguments of `nnstudy.plan.part_a_run` / `part_b_run`, plus Part A's
+keyword arguments of `nnstudy.study.plan.part_a_run` / `part_b_run`, plus Part A's
 `pair`: "a1" (part_a.c1, c2), "grid" (every pair of part_a.grid) or "optimum"
 (the pair A2 chose for A3). `Config("dropout")` stands for the part's config
 value, so a setting changed in config.yaml changes the run and its name alike.
 
-Everything downstream reads this module: `nnstudy.plan` turns each question
+Everything downstream reads this module: `nnstudy.study.plan` turns each question
 into run folders (the training targets of rules/common.smk and the list
 `nnstudy status` shows), `nnstudy.analysis` picks each question's rows from
 the runs and names and orders them for tables and figures, and the HTML
@@ -17,7 +17,7 @@ report, the Snakemake report's captions (rules/report.smk passes them a
 question's `about`) and the figure titles take their words from here.
 
 Adding a B6 variant is one `Model` in `B6_VARIANTS` (a new architecture also
-needs its network in nnstudy.models and its name in the `arch` wildcard
+needs its network in nnstudy.train.models and its name in the `arch` wildcard
 constraint of rules/common.smk): it is then trained for char and word input,
 unmasked and masked, and shows in B6's table, figures and reference
 comparison, the masking ablation and the accuracy-against-time figure.

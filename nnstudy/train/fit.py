@@ -22,8 +22,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from nnstudy import faults, metrics, models
+from nnstudy import faults, metrics
 from nnstudy.errors import StudyError
+from nnstudy.train import models
 
 # Evaluating the test set in large batches costs less per image; the metrics
 # are sample-weighted means, so the batch size does not change them.
@@ -59,7 +60,7 @@ class ResumeState:
     """Model + optimizer + history after the last checkpointed epoch, and the code that made them.
 
     The model file is written first and the history last, each atomically, so the history always names a
-    model file that exists in full. A state made by other code (nnstudy.identity) is that code's result.
+    model file that exists in full. A state made by other code (nnstudy.train.identity) is that code's result.
     """
 
     def __init__(self, directory: Path, fingerprint: dict, code: str | None = None):
@@ -204,7 +205,7 @@ def history_entry(epoch: int, logs: dict, seconds: float) -> dict:
 
 
 def clip_counts(optimizer) -> tuple[int, int] | None:
-    """(updates its clip acted on, updates) of a clipping optimizer (nnstudy.models.ClipCounting), else None."""
+    """(updates its clip acted on, updates) of a clipping optimizer (nnstudy.train.models.ClipCounting), else None."""
     if not isinstance(optimizer, models.ClipCounting):
         return None
     updates = int(keras.ops.convert_to_numpy(optimizer.iterations))
@@ -263,7 +264,7 @@ def _state_variables(model: keras.Model) -> list:
     return [*model.variables, *model.optimizer.variables]
 
 
-def fit(
+def train(
     build,
     data: Split,
     *,
@@ -280,7 +281,7 @@ def fit(
     """Train for `epochs`, resuming from `state_dir` when it holds a state; (model, one entry per epoch).
 
     `build()` returns a compiled model (for a fresh start only). `fingerprint` (JSON-able settings, epochs
-    aside) and `code` (nnstudy.identity) guard against resuming a state of other settings or code. The state
+    aside) and `code` (nnstudy.train.identity) guard against resuming a state of other settings or code. The state
     is saved when `checkpoint_seconds` have passed since the last save and after the last epoch: a killed run
     loses at most that, a run stopped by SIGTERM or SIGINT none of its finished epochs (it raises
     nnstudy.faults.Stopped). `callbacks` run after the bookkeeping (which has the epoch's history).
