@@ -26,9 +26,8 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/training.smk"
 include: "rules/part_a.smk"
-include: "rules/part_b.smk"
-include: "rules/packs.smk"
 include: "rules/report.smk"
 
 

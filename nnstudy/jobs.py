@@ -9,9 +9,6 @@ import time
 import traceback
 from pathlib import Path
 
-# One folder per run: `tensorboard --logdir logs/tensorboard` shows them all.
-TENSORBOARD_DIR = "logs/tensorboard"
-
 
 def run(snakemake, job) -> None:
     """Run `job(log)` with all output in the log file, TensorFlow's C++ chatter
@@ -71,24 +68,30 @@ def run(snakemake, job) -> None:
         leave(status)
 
 
-def training_arguments(snakemake, log) -> dict:
-    """A training job's arguments: its run's settings (params, nnstudy.study.plan.run_settings)
-    and how the job runs, which comes from the config (resolved once, by
-    rules/common.smk) and not from params: changing GPU placement, the
-    checkpoint cadence or TensorBoard must not rerun finished training jobs.
-    """
+def train(snakemake, log) -> None:
+    """A training job (rules/training.smk): its runs, engine and manifest (params.job) and how it runs."""
+    spec = snakemake.params.job
+    if spec["engine"] == "allocation":
+        from nnstudy.study import packs
+
+        packs.train_allocation(
+            snakefile=Path(snakemake.scriptdir).parent.resolve() / "Snakefile",
+            config=snakemake.config,
+            runs=[run["folder"] for run in spec["runs"]],
+            cores=snakemake.threads,
+            log=log,
+        )
+        return
+    from nnstudy.train import job
+
+    inputs = {name: path for name, path in snakemake.input.items() if name != "changed"}
+    job.train(runs=spec["runs"], inputs=inputs, options=training_options(snakemake), log=log)
+
+
+def training_options(snakemake) -> dict:
+    """How a training job runs, from the config (resolved once, by rules/common.smk, presets applied) and not
+    from params: GPU placement, the checkpoint cadence or TensorBoard change no number."""
     training = snakemake.config["training"]
-    run = Path(snakemake.output.metrics).parent.name
-    return {
-        "settings": snakemake.params.settings
-        | {
-            "threads": snakemake.threads,
-            "checkpoint_seconds": training["checkpoint_seconds"],
-            "tensorboard_dir": f"{TENSORBOARD_DIR}/{run}" if training["tensorboard"] else None,
-        },
-        "inputs": dict(snakemake.input.items()),
-        "outputs": dict(snakemake.output.items()),
-        "state_dir": snakemake.params.state_dir,
-        "gpu": training["gpu"],
-        "log": log,
-    }
+    options = {key: training[key] for key in ("checkpoint_seconds", "tensorboard", "resume_dir", "gpu")}
+    options |= {key: training[key] for key in ("chunk_epochs", "deadline")}
+    return options | {"threads": snakemake.threads, "manifest": snakemake.params.job.get("manifest")}

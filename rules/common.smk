@@ -1,7 +1,9 @@
 from pathlib import Path
 
-from nnstudy.study import packs, plan, questions, settings
+from nnstudy.analysis import tables
 from nnstudy.errors import StudyError
+from nnstudy.report import html
+from nnstudy.study import packs, plan, questions, settings
 
 try:
     STUDY = settings.resolve(
@@ -18,15 +20,14 @@ config.update(STUDY)
 QUESTIONS = plan.chosen_questions(STUDY)
 PART_A = STUDY["part_a"]
 TRAINING = STUDY["training"]
-# Run folders and the runs of each question: nnstudy/study/plan.py.
-PART_A_RUN = plan.PART_A_RUN
-PART_B_RUN = plan.PART_B_RUN
 # A1b's feature maps come from the A1 network of the first seed.
 A1_RUN = plan.part_a_run(
-    PART_A["c1"], PART_A["c2"], seed=plan.part_seeds(STUDY, "part_a")[0]
+    PART_A["c1"],
+    PART_A["c2"],
+    pixel_layout=PART_A["pixel_layout"],
+    seed=plan.part_seeds(STUDY, "part_a")[0],
 )
-FIGURES = "results/figures"
-CURVE_FILES = {"cost": "costs.png", "accuracy": "accuracies.png"}
+STUDY_PACKS = packs.study_packs(STUDY)
 
 
 wildcard_constraints:
@@ -34,12 +35,12 @@ wildcard_constraints:
     c2=r"\d+",
     optimizer="sgd|momentum|rmsprop|adam",
     dropout=r"\d+(\.\d+)?",
+    layout=plan.WILDCARD_PATTERNS["layout"],
     seed=r"\d+",
     level="char|word",
-    arch="cnn|gru|rnn|lstm",
+    architecture="cnn|gru|rnn|lstm",
     layers=r"\d+",
     clip=r"none|((global-)?norm-)?\d+(\.\d+)?",
-    layout=plan.WILDCARD_PATTERNS["layout"],
     padding="masked|unmasked",
     index=r"\d+",
 
@@ -52,130 +53,104 @@ def cifar10_file(name):
     return str(Path(folder) / name)
 
 
-def run_data(run):
+CIFAR10 = {"train": cifar10_file("data_batch_1"), "test": cifar10_file("test_batch_trim")}
+TEXT_DATA = {
+    "ids": "results/part_b/data/{level}_ids.npz",
+    "vocabulary": "results/part_b/data/vocabulary.json",
+}
+
+
+def run_data(folder):
     """The data files a run's training job reads."""
-    if plan.run_wildcards(run)["part"] == "part_a":
-        return [cifar10_file("data_batch_1"), cifar10_file("test_batch_trim")]
-    level = plan.run_wildcards(run)["level"]
-    return [
-        f"results/part_b/data/{level}_ids.npz",
-        "results/part_b/data/vocabulary.json",
-    ]
+    found = plan.run_wildcards(folder)
+    if found["part"] == "part_a":
+        return list(CIFAR10.values())
+    return [path.format(level=found["level"]) for path in TEXT_DATA.values()]
 
 
 # ---- training jobs ---------------------------------------------------------
 
 
-def run_folder(output):
-    return str(Path(output.metrics).parent)
+def training_job(patterns, pack=None):
+    """A params function: the runs (nnstudy.study.plan.Run's fields) of a training
+    job's run folder patterns, its engine and, for a pack, its manifest. Snakemake
+    leaves it out of its params trigger (a function of `output`): a run's settings
+    are checked against its metrics.json instead (settings_changes)."""
+
+    def job(wildcards, output):
+        runs = [plan.run(STUDY, pattern.format(**wildcards)) for pattern in patterns]
+        found = {"runs": [vars(run) for run in runs], "engine": runs[0].settings["engine"]}
+        if pack is not None:
+            manifest = pack.manifest(TRAINING["resume_dir"]).format(**wildcards)
+            found |= {"engine": pack.engine, "manifest": manifest}
+        return found
+
+    return job
 
 
-def run_settings(wildcards, output):
-    """Everything that decides a run's numbers (a change reruns the job)."""
-    return plan.run_settings(STUDY, run_folder(output))
+def settings_changes(patterns):
+    """An input function: for each run of the job trained with other settings than the config's, a file that
+    the settings_changed rule writes, so that Snakemake trains it again (nnstudy.study.plan.Run.changes)."""
 
+    def files(wildcards):
+        found = []
+        for pattern in patterns:
+            run = plan.run(STUDY, pattern.format(**wildcards))
+            if plan.changes_of(run):
+                found.append(plan.changes_file(run, TRAINING["resume_dir"]))
+        return found
 
-def resume_dir(wildcards, output):
-    """Resume state of a training job: its run folder mirrored under resume_dir."""
-    return str(Path(TRAINING["resume_dir"]) / run_folder(output))
-
-
-def learning_curve(run, plot):
-    """A run's cost or accuracy plot for Snakemake's report (`run`: a run folder or its pattern)."""
-
-    def labels(wildcards):
-        folder = run.format(**wildcards)
-        return {
-            "run": plan.run_label(plan.run_settings(STUDY, folder)),
-            "seed": plan.run_wildcards(folder)["seed"],
-            "plot": plot,
-        }
-
-    return report(
-        f"{run}/{CURVE_FILES[plot]}",
-        caption="../report/curves.rst",
-        category=questions.CATEGORIES[run.split("/")[1]],
-        subcategory="Learning curves",
-        labels=labels,
-    )
-
-
-def training_gpus(wildcards=None):
-    """A training job (or a pack) asks for one GPU unless the cluster's are CPU nodes."""
-    return int(STUDY["cluster"]["device"] == "gpu")
-
-
-def training_memory(wildcards, attempt):
-    return 4000 * attempt
-
-
-def training_minutes(run):
-    """Wall-time request of a training job (`run`: the run folder's pattern)."""
-
-    def minutes(wildcards, attempt):
-        return packs.run_minutes(STUDY, run.format(**wildcards), attempt=attempt)
-
-    return minutes
-
-
-# ---- Part A packs of the scan engine (training.engine: scan) -----------------
-
-# Run-folder patterns with {seed} (and A3's {c1}, {c2}) left as wildcards.
-GRID_PACK = list(
-    dict.fromkeys(
-        plan.part_a_run(c1, c2, layout=PART_A["pixel_layout"], seed="{seed}")
-        for c1, c2 in [*plan.grid_pairs(PART_A), (PART_A["c1"], PART_A["c2"])]
-    )
-)
-A3_PACK = [
-    plan.part_a_run(
-        "{c1}",
-        "{c2}",
-        entry.settings.get("optimizer", "sgd"),
-        entry.settings.get("dropout", 0.0),
-        PART_A["pixel_layout"],
-        seed="{seed}",
-    )
-    for entry in questions.entries("a3", PART_A)
-]
-
-
-def pack_files(pack):
-    """Every file of a pack's runs, the curves labelled for the report as a run's own job labels them."""
-    files = []
-    for run in pack:
-        files += [f"{run}/metrics.json", f"{run}/model.keras"]
-        files += [learning_curve(run, plot) for plot in CURVE_FILES]
     return files
 
 
-def pack_runs(pack):
-    """A pack job's runs: each one's settings, output files, resume state and log."""
-
-    def runs(wildcards):
-        found = []
-        for pattern in pack:
-            run = pattern.format(**wildcards)
-            outputs = {name: f"{run}/{name}.png" for name in ("costs", "accuracies")}
-            outputs |= {"metrics": f"{run}/metrics.json", "model": f"{run}/model.keras"}
-            found.append(
-                {
-                    "settings": plan.run_settings(STUDY, run),
-                    "outputs": outputs,
-                    "state_dir": str(Path(TRAINING["resume_dir"]) / run),
-                    "log": f"logs/{run}.log",
-                }
-            )
-        return found
-
-    return runs
+def run_outputs(patterns):
+    """Every run's metrics.json and learning curves, the curves labelled for the report."""
+    return [
+        path
+        for pattern in patterns
+        for path in [f"{pattern}/metrics.json", *learning_curves(pattern).values()]
+    ]
 
 
-def pack_minutes(pack):
-    """A pack asks for its longest run's time, times its size (nnstudy.study.packs)."""
+def learning_curves(pattern):
+    """A run's cost and accuracy plots for Snakemake's report (a run folder or its pattern)."""
+
+    def labels(plot):
+        def of(wildcards):
+            run = plan.run(STUDY, pattern.format(**wildcards))
+            return {"run": run.label, "seed": run.seed, "plot": plot}
+
+        return of
+
+    return {
+        plot: report(
+            f"{pattern}/{name}",
+            caption="../report/curves.rst",
+            category=questions.CATEGORIES[pattern.split("/")[1]],
+            subcategory="Learning curves",
+            labels=labels(plot),
+        )
+        for plot, name in plan.CURVES.items()
+    }
+
+
+def training_gpus(wildcards=None):
+    """A training job asks for one GPU unless the cluster's are CPU nodes."""
+    return int(STUDY["cluster"]["device"] == "gpu")
+
+
+def training_memory(patterns):
+    def memory(wildcards, attempt):
+        return len(patterns) * 4000 * attempt
+
+    return memory
+
+
+def training_minutes(patterns):
+    """Wall-time request of a training job: its longest run's, times the number of runs it packs."""
 
     def minutes(wildcards, attempt):
-        runs = [pattern.format(**wildcards) for pattern in pack]
+        runs = [pattern.format(**wildcards) for pattern in patterns]
         return packs.pack_minutes(STUDY, runs, attempt)
 
     return minutes
@@ -186,9 +161,7 @@ def pack_minutes(pack):
 
 def optimum_pair():
     """The A3 pair: pinned in config, else the checkpoint's pick from the grid."""
-    with open(checkpoints.select_optimum.get().output[0]) as handle:
-        chosen = json.load(handle)
-    return chosen["c1"], chosen["c2"]
+    return tables.optimum_pair(checkpoints.select_optimum.get().output[0])
 
 
 def question_metrics(question):
@@ -200,8 +173,8 @@ def question_metrics(question):
         needed = plan.needs_optimum(question, STUDY[part])
         optimum = optimum_pair() if needed else None
         return [
-            f"{run}/metrics.json"
-            for run in plan.question_runs(question, STUDY, optimum)
+            f"{folder}/metrics.json"
+            for folder in plan.question_runs(question, STUDY, optimum)
         ]
 
     return files
@@ -211,15 +184,15 @@ def all_metrics(wildcards=None):
     """Every run of the chosen questions, each once."""
     optimum = optimum_pair() if "a3" in QUESTIONS else None
     runs = plan.training_runs(STUDY, optimum)
-    return sorted(f"{run}/metrics.json" for run in runs)
+    return sorted(f"{folder}/metrics.json" for folder in runs)
 
 
 def all_curves(wildcards=None):
     """Every run's cost and accuracy plots."""
     return [
-        path.replace("metrics.json", plot)
+        str(Path(path).parent / name)
         for path in all_metrics()
-        for plot in CURVE_FILES.values()
+        for name in plan.CURVES.values()
     ]
 
 
@@ -286,39 +259,18 @@ def reference_files(wildcards):
 
 
 def report_inputs(wildcards):
-    """What the HTML report shows: the tables, verdicts and figures of the
-    chosen questions, the data files it embeds, and a publication's
+    """What the HTML report shows (nnstudy.report.html.inputs), and a publication's
     explanations: explanations.yaml beside a --configfile (docs/paper-results/
     holds both), so that the run a publication makes shows them."""
-    inputs = {
-        "all_runs": "results/tables/all_runs.csv",
-        "histories": HISTORIES,
-        "template": "report/template.html.j2",
-        "stylesheet": "report/report.css",
-        "curves": all_curves(),
-    }
-    if VERDICTS:
-        inputs["verdicts"] = "results/tables/verdicts.csv"
-    for configfile in workflow.configfiles:
-        explanations = Path(configfile).parent / "explanations.yaml"
-        if explanations.is_file():
-            inputs["explanations"] = str(explanations)
-    inputs |= {
-        key: f"results/tables/{key}.csv" for key in questions.TABLED if key in QUESTIONS
-    }
-    for key in questions.COMPARED:
-        if key in QUESTIONS:
-            inputs |= {
-                f"{key}_reference": f"results/tables/{key}_reference.csv",
-                f"{key}_comparison_figure": f"{FIGURES}/{key}_comparison.png",
-                f"{key}_curves_figure": f"{FIGURES}/{key}_curves.png",
-            }
-    if "a1" in QUESTIONS:
-        inputs["feature_maps"] = feature_map_plots()
-    if "a2" in QUESTIONS:
-        inputs["a2_heatmap_figure"] = f"{FIGURES}/a2_heatmap.png"
-    if "a3" in QUESTIONS:
-        inputs["optimum"] = plan.OPTIMUM_FILE
-    if "b_accuracy_time" in QUESTIONS:
-        inputs["b_accuracy_time_figure"] = f"{FIGURES}/b_accuracy_time.png"
-    return inputs
+    explanations = [
+        Path(configfile).parent / "explanations.yaml"
+        for configfile in workflow.configfiles
+    ]
+    return html.inputs(
+        QUESTIONS,
+        curves=all_curves(),
+        histories=HISTORIES,
+        verdicts=bool(VERDICTS),
+        feature_maps=feature_map_plots(),
+        explanations=next((str(p) for p in explanations if p.is_file()), None),
+    )

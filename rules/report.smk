@@ -133,7 +133,7 @@ rule grid_heatmap:
         optimum=plan.OPTIMUM_FILE,
     output:
         report(
-            f"{FIGURES}/a2_heatmap.png",
+            f"{html.FIGURES}/a2_heatmap.png",
             caption="../report/a2_heatmap.rst",
             category=questions.CATEGORIES["part_a"],
             subcategory=questions.QUESTIONS["a2"].subcategory,
@@ -156,14 +156,14 @@ rule comparison_figures:
         reference=reference_files,
     output:
         chart=report(
-            f"{FIGURES}/{{question}}_comparison.png",
+            f"{html.FIGURES}/{{question}}_comparison.png",
             caption="../report/comparison_chart.rst",
             category=question_category,
             subcategory=question_subcategory,
             labels={"figure": "{question} against the reference"},
         ),
         curves=report(
-            f"{FIGURES}/{{question}}_curves.png",
+            f"{html.FIGURES}/{{question}}_curves.png",
             caption="../report/grouped_curves.rst",
             category=question_category,
             subcategory=question_subcategory,
@@ -187,7 +187,7 @@ rule accuracy_time_figure:
         runs="results/tables/all_runs.csv",
     output:
         report(
-            f"{FIGURES}/b_accuracy_time.png",
+            f"{html.FIGURES}/b_accuracy_time.png",
             caption="../report/accuracy_time.rst",
             category=questions.CATEGORIES["part_b"],
             subcategory=questions.QUESTIONS["b_accuracy_time"].subcategory,
@@ -214,6 +214,5 @@ rule html_report:
         "../envs/study.yaml"
     params:
         config=STUDY,
-        basedir=workflow.basedir,
     script:
         "../scripts/html_report.py"

@@ -3,4 +3,4 @@
 from nnstudy import jobs
 from nnstudy.analysis import runs
 
-jobs.run(snakemake, lambda log: runs.write_all_runs(list(snakemake.input), snakemake.output[0], log))
+jobs.run(snakemake, lambda log: runs.write_all_runs(list(snakemake.input), snakemake.output[0], snakemake.config, log))

@@ -11,6 +11,7 @@ jobs.run(
         reference_files=list(snakemake.input.reference),
         optimum_json=snakemake.input.optimum,
         config=snakemake.params.config,
+        study=snakemake.config,
         outputs=dict(snakemake.output.items()),
         log=log,
     ),

@@ -1,12 +1,14 @@
 """A1b: feature maps of one test image through the A1 network."""
 
+from pathlib import Path
+
 from nnstudy import jobs
-from nnstudy.train import job
+from nnstudy.analysis import feature_maps
 
 jobs.run(
     snakemake,
-    lambda log: job.feature_maps(
-        model_file=snakemake.input.model,
+    lambda log: feature_maps.feature_maps(
+        model_file=Path(snakemake.input.run).with_name("model.keras"),
         test_file=snakemake.input.test,
         meta_file=snakemake.input.meta,
         index=int(snakemake.wildcards.index),

@@ -3,4 +3,6 @@
 from nnstudy import jobs
 from nnstudy.analysis import tables
 
-jobs.run(snakemake, lambda log: tables.write_histories(list(snakemake.input), snakemake.output[0], log))
+jobs.run(
+    snakemake, lambda log: tables.write_histories(list(snakemake.input), snakemake.output[0], snakemake.config, log)
+)

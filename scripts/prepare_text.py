@@ -1,11 +1,11 @@
 """Encode the Part B CSVs once: char ids, word ids, labels, vocabulary."""
 
 from nnstudy import jobs
-from nnstudy.train import job
+from nnstudy.data import text
 
 jobs.run(
     snakemake,
-    lambda log: job.prepare_text(
+    lambda log: text.prepare(
         **dict(snakemake.params.items()),  # length, min_count, max_vocabulary
         train_csv=snakemake.input.train,
         test_csv=snakemake.input.test,

@@ -8,7 +8,7 @@ jobs.run(
     lambda log: tables.write_table(
         question=snakemake.wildcards.question,
         metric_files=list(snakemake.input.metrics),
-        config=snakemake.params.config,
+        study=snakemake.config,
         optimum_json=snakemake.input.get("optimum"),
         outputs={key: snakemake.output[key] for key in ("csv", "md", "html")},
         log=log,

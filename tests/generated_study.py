@@ -36,6 +36,8 @@ CONFIG = {
     "parts": ["part_a", "part_b"],
     "questions": ["a1", "a2", "a3", "a4", "b5", "b6", "masking"],
     "text": {"length": 100},
+    "training": {"deterministic": True, "backend": "tensorflow", "precision": "float32", "engine": "fit",
+                 "matmul_precision": "float32"},
     "seeds": list(SEEDS),
     "part_a": {
         "c1": 50, "c2": 60, "grid": GRID, "optimum": None, "optimizers": ["momentum", "rmsprop", "adam"],
@@ -182,10 +184,9 @@ def build_study(root: Path, curve_plots: dict, relabel: dict | None = None) -> l
     # The table rule: each question's runs, as rules/report.smk declares them.
     optimum = tables.optimum_pair(optimum_json)
     for question in questions.TABLED:
-        config = CONFIG[questions.QUESTIONS[question].part]
         question_files = [root / f"{run}/metrics.json" for run in plan.question_runs(question, CONFIG, optimum)]
         outputs = {ext: root / f"results/tables/{question}.{ext}" for ext in ("csv", "md", "html")}
-        tables.write_table(question, question_files, config, optimum_json, outputs, log=lambda m: None)
+        tables.write_table(question, question_files, CONFIG, optimum_json, outputs, log=lambda m: None)
     (root / "results/part_a/feature_maps").mkdir(parents=True)
     for index in (1, 2):
         shutil.copy(curve_plots["feature_map"], root / f"results/part_a/feature_maps/test_image_{index}.png")
@@ -243,36 +244,26 @@ def render_study(
             },
             log=quiet,
         )
-    inputs = {
-        "all_runs": runs_csv,
-        "histories": histories,
-        "verdicts": verdict_files["csv"],
-        "template": REPO / "report/template.html.j2",
-        "stylesheet": REPO / "report/report.css",
-        "curves": [(root / f).parent / f"{plot}.png" for f in files for plot in ("costs", "accuracies")],
-        **{f"{q}_reference": results / f"tables/{q}_reference.csv" for q in compared},
-        **{
-            f"{q}_{kind}_figure": results / f"figures/{q}_{kind}.png"
-            for q in compared
-            for kind in ("comparison", "curves")
-        },
-    }
-    inputs |= {key: results / f"tables/{key}.csv" for key in questions.TABLED if key in keys}
-    if "a1" in keys:
-        inputs["feature_maps"] = [results / f"part_a/feature_maps/test_image_{i}.png" for i in (1, 2)]
     if "a2" in keys:
         figures.write_grid_heatmap(runs_csv, optimum, CONFIG["part_a"], results / "figures/a2_heatmap.png", log=quiet)
-        inputs["a2_heatmap_figure"] = results / "figures/a2_heatmap.png"
-    if "a3" in keys:
-        inputs["optimum"] = optimum
     if "b_accuracy_time" in keys:
         figures.write_accuracy_against_time(
             runs_csv, CONFIG["part_b"], results / "figures/b_accuracy_time.png", log=quiet
         )
-        inputs["b_accuracy_time_figure"] = results / "figures/b_accuracy_time.png"
-    if explanations:
-        inputs["explanations"] = explanations
-    params = {"config": study, "basedir": str(root)}
+    # The report rule's inputs, as rules/common.smk names them, in this folder (not a git checkout).
+    shutil.copytree(REPO / "report", root / "report", dirs_exist_ok=True)
+    inputs = html.inputs(
+        keys,
+        curves=[str(Path(f).parent / f"{plot}.png") for f in files for plot in ("costs", "accuracies")],
+        histories=str(histories.relative_to(root)),
+        verdicts=True,
+        feature_maps=[f"results/part_a/feature_maps/test_image_{i}.png" for i in (1, 2)],
+        explanations=explanations,
+    )
+    inputs = {
+        key: [root / p for p in value] if isinstance(value, list) else root / value for key, value in inputs.items()
+    }
+    params = {"config": study}
     output = results / "report.html"
     html.write_report(inputs=inputs, params=params, output=output, log=quiet)
     return output

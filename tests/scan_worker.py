@@ -12,12 +12,13 @@ histories, and the error of a pack stopped by its deadline) and
      "directory": resume states, "epochs": N, "chunk": C, "deadline": "past" | null,
      "after": a file to wait for first | null, "output": path without suffix}
 
-A scan job trains its runs as one pack; a fit job trains each with `fit.fit`;
-a pack job runs the workflow's job function, `pack_job.train_cifar_pack`, on
+A scan job trains its runs as one pack; a fit job trains each with `fit.train`;
+a pack job runs the workflow's training job, `nnstudy.train.job.train`, on
 CIFAR-10 files made of the same data, and writes the runs' metrics documents.
 """
 
 import json
+import os
 import pickle
 import sys
 import time
@@ -25,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nnstudy.train import fit, models, pack_job, scan
+from nnstudy.study import plan
+from nnstudy.train import fit, models, scan
+from nnstudy.train import job as train_job
 
 BATCH_SIZE = 16
 # Two evaluation batches from 40 test images, as the paper's 1,024 and 976 from 2,000.
@@ -91,41 +94,28 @@ def train(job: dict) -> dict:
 
 
 def workflow_pack(job: dict) -> dict:
-    """{run: its metrics.json} after the workflow's pack job trained `job["runs"]`."""
+    """{run: its metrics.json} after the workflow's training job trained `job["runs"]` as a scan pack, in
+    `job["directory"]` as in a workflow's folder."""
     directory, data = Path(job["directory"]), split()
     directory.mkdir(parents=True, exist_ok=True)
+    os.chdir(directory)
     for part, (x, y) in {"train": (data.x_train, data.y_train), "test": (data.x_test, data.y_test)}.items():
         pixels = np.round(x * 255).astype(np.uint8).transpose(0, 3, 1, 2).reshape(len(x), -1)
-        (directory / part).write_bytes(pickle.dumps({b"data": pixels, b"labels": y.tolist()}))
+        Path(part).write_bytes(pickle.dumps({b"data": pixels, b"labels": y.tolist()}))
     # As the scan jobs before: the same XLA flags and matmul precision, so the
     # compiled program of "straight" (the same models) is reused.
-    shared = {"epochs": job["epochs"], "batch_size": BATCH_SIZE, "learning_rate": 0.001, "momentum": 0.1}
-    shared |= {
-        "train_limit": None,
-        "test_limit": None,
-        "deterministic": False,
-        "backend": "jax",
-        "pixel_layout": "images",
-    }
-    shared |= {"precision": "float32", "matmul_precision": "float32"}
-    settings = {"threads": 2, "chunk_epochs": job["chunk"], "deadline": None}
+    shared = {"epochs": job["epochs"], "batch_size": BATCH_SIZE, "learning_rate": 0.001, "train_limit": None}
+    shared |= {"test_limit": None, "deterministic": False, "backend": "jax", "precision": "float32"}
+    shared |= {"engine": "scan", "matmul_precision": "float32", "pixel_layout": "images"}
     runs = []
     for c1, c2, optimizer, dropout, seed in job["runs"]:
-        folder = directory / "results" / name([c1, c2, optimizer, dropout, seed])
-        folder.mkdir(parents=True)
-        files = {"metrics": "metrics.json", "model": "model.keras"} | {p: f"{p}.png" for p in ("costs", "accuracies")}
-        run = {"c1": c1, "c2": c2, "optimizer": optimizer, "dropout": dropout, "seed": seed}
-        runs.append(
-            {"settings": shared | run, "outputs": {key: str(folder / file) for key, file in files.items()}}
-            | {"state_dir": str(directory / "resume" / folder.name), "log": str(directory / f"{folder.name}.log")}
-        )
-    inputs = {"train": directory / "train", "test": directory / "test"}
-    pack_job.train_cifar_pack(
-        runs=runs, settings=settings, inputs=inputs, manifest=directory / "resume" / "pack.json", log=print
-    )
-    return {
-        Path(r["outputs"]["metrics"]).parent.name: json.loads(Path(r["outputs"]["metrics"]).read_text()) for r in runs
-    }
+        named = {"c1": c1, "c2": c2, "optimizer": optimizer, "dropout": dropout, "seed": seed}
+        named["momentum"] = 0.1 if optimizer == "momentum" else None
+        runs.append({"folder": plan.part_a_run(c1, c2, optimizer, dropout, seed=seed), "settings": shared | named})
+    options = {"threads": 2, "checkpoint_seconds": 60, "tensorboard": False, "resume_dir": "resume", "gpu": None}
+    options |= {"chunk_epochs": job["chunk"], "deadline": None, "manifest": "resume/pack.json"}
+    train_job.train(runs=runs, inputs={"train": "train", "test": "test"}, options=options, log=print)
+    return {Path(run["folder"]).name: json.loads(Path(run["folder"], "metrics.json").read_text()) for run in runs}
 
 
 def main(plan: Path) -> None:

@@ -36,10 +36,10 @@ def test_cpu_nodes_and_a_users_figure(study):
 
 
 def test_a_presets_share_of_the_data(study):
-    assert packs.data_share("cifar", None, None) == 1.0
-    assert packs.data_share("cifar", 2000, 1000) == 0.5  # the test set's half outweighs 20 % of the training set
-    assert packs.data_share("text", 2800, 700) == 1.0  # quick: half the documents, all the test set
-    assert packs.data_share("text", 10**6, None) == 1.0
+    assert packs.data_share("part_a", None, None) == 1.0
+    assert packs.data_share("part_a", 2000, 1000) == 0.5  # the test set's half outweighs 20 % of the training set
+    assert packs.data_share("part_b", 2800, 700) == 1.0  # quick: half the documents, all the test set
+    assert packs.data_share("part_b", 10**6, None) == 1.0
 
 
 def test_packs_hold_runs_of_similar_length_and_every_run_once(study):

@@ -101,12 +101,6 @@ def test_no_gpu_means_cpu_and_no_variable(tmp_path, monkeypatch):
     assert "CUDA_VISIBLE_DEVICES" not in os.environ
 
 
-class _Files(dict):
-    """A job's input or output files: names as attributes, like Snakemake's."""
-
-    __getattr__ = dict.__getitem__
-
-
 def test_a_presets_gpu_settings_reach_the_training_job():
     """GPU placement comes from the config with its preset applied (rules/common.smk resolves it for the jobs)."""
     config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
@@ -115,13 +109,11 @@ def test_a_presets_gpu_settings_reach_the_training_job():
     job = types.SimpleNamespace(
         config=settings.resolve(config),
         threads=1,
-        input=_Files(train="data_batch_1"),
-        output=_Files(metrics="results/part_a/runs/run-1/metrics.json"),
-        params=types.SimpleNamespace(settings={"epochs": 10}, state_dir="resume/run-1"),
+        params=types.SimpleNamespace(job={"runs": [], "engine": "fit"}),
     )
-    arguments = jobs.training_arguments(job, log=print)
-    assert arguments["gpu"] == {"jobs_per_gpu": 2, "lock_dir": "", "wait_minutes": 5}
-    assert arguments["settings"] == {"epochs": 10, "threads": 1, "checkpoint_seconds": 7, "tensorboard_dir": None}
+    options = jobs.training_options(job)
+    assert options["gpu"] == {"jobs_per_gpu": 2, "lock_dir": "", "wait_minutes": 5}
+    assert options["threads"] == 1 and options["checkpoint_seconds"] == 7 and options["tensorboard"] is False
 
 
 def start_holder(lock_dir, gpus=("0",)):

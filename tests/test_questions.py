@@ -62,9 +62,9 @@ def test_entries_name_and_label_every_run():
     b5 = questions.entries("b5", CONFIG["part_b"])
     assert [e.label for e in b5[-2:]] == ["Word RNN", "Word RNN + dropout"]
     assert b5[-1].names == {"model": "Word RNN", "dropout_label": "with dropout"}
-    assert b5[-1].settings == {"level": "word", "arch": "gru", "dropout": 0.5}
+    assert b5[-1].settings == {"level": "word", "architecture": "gru", "dropout": 0.5}
     masking = questions.entries("masking", CONFIG["part_b"])
-    assert masking[-1].label == "gradient clipping, masked" and masking[-1].settings["clip"] == 2.0
+    assert masking[-1].label == "gradient clipping, masked" and masking[-1].settings["clip_threshold"] == 2.0
     assert questions.COMPARED == ["a4", "b5", "b6"]
     assert questions.reference_files("b6") == ["data/reference/part_b.csv", "data/reference/b6.csv"]
 

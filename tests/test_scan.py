@@ -7,11 +7,13 @@ comparison here is bitwise (JAX's CPU backend is deterministic).
 import json
 import signal
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scan_harness import curves, finish, job, result, start, worker
 
+from nnstudy.study import plan
 from nnstudy.train import fit, scan
 
 # Three shapes, three optimizers, one with dropout; [c1, c2, optimizer, dropout, seed].
@@ -115,19 +117,21 @@ def test_the_pack_job_writes_each_runs_outputs_and_log(trained):
     """What the workflow's job writes for every run; the scan engine and its precision in the hyper-parameters."""
     results, _, _, tmp = trained
     documents = results["pack-job"]["documents"]
-    for spec, name in zip(PACK, NAMES):
-        document = documents[name]
-        assert document["run"] == name and document["part"] == "A" and document["seed"] == spec[4]
+    for spec in PACK:
+        folder = plan.part_a_run(*spec[:4], seed=spec[4])
+        document = documents[Path(folder).name]
+        assert document["run"] == Path(folder).name and document["part"] == "A" and document["seed"] == spec[4]
         assert (
             document["hyperparameters"] | {"engine": "scan", "matmul_precision": "float32"}
             == document["hyperparameters"]
         )
+        assert document["settings"]["engine"] == "scan" and document["code"]["behaviour"]
         assert document["hyperparameters"]["backend"] == document["device"]["backend"] == "jax"
         assert [entry["epoch"] for entry in document["history"]] == list(range(1, EPOCHS + 1))
         assert document["summary"]["best_epoch"] in range(1, EPOCHS + 1) and document["parameters"] > 0
-        folder = tmp / "pack-job" / "results" / name
-        assert all((folder / file).stat().st_size > 0 for file in ("model.keras", "costs.png", "accuracies.png"))
-        log = (tmp / "pack-job" / f"{name}.log").read_text()
+        assert all((tmp / "pack-job" / folder / file).stat().st_size > 0 for file in plan.CURVES.values())
+        assert (tmp / "pack-job" / folder / "model.keras").stat().st_size > 0
+        log = (tmp / "pack-job" / "logs" / f"{folder}.log").read_text()
         assert f"epoch 1/{EPOCHS}  train loss" in log and f"epoch {EPOCHS}/{EPOCHS}  train loss" in log
         assert "done: max test accuracy" in log
 

@@ -43,7 +43,11 @@ def document(folder: str, seed: int, best: float) -> dict:
         keys = {"c1": int, "c2": int, "optimizer": str, "dropout": float}
         settings = {key: kind(wildcards[key]) for key, kind in keys.items()}
     else:
-        settings = {"level": wildcards["level"], "architecture": wildcards["arch"], "layers": int(wildcards["layers"])}
+        settings = {
+            "level": wildcards["level"],
+            "architecture": wildcards["architecture"],
+            "layers": int(wildcards["layers"]),
+        }
         settings |= {"dropout": float(wildcards["dropout"]), "mask_padding": wildcards["padding"] == "masked"}
     history = [
         {"epoch": epoch, "train_loss": 2.0 / epoch, "train_accuracy": min(accuracy + 0.1, 1.0),

@@ -83,5 +83,5 @@ def test_a_failed_run_and_a_resumable_one_read_from_their_files(tmp_path):
     result = nnstudy_status(workflow, "--config", "preset=smoke", "parts=[part_b]", "seeds=[1]")
     rows = status_rows(result.stdout)
     assert rows[failed.rsplit("/", 1)[1]][:2] == ["failed", "0/2"]
-    assert rows[killed.rsplit("/", 1)[1]] == ["interrupted", "1/2", "0.2500", "0.2500", "2.00", "2 s"]
+    assert rows[killed.rsplit("/", 1)[1]] == ["interrupted", "1/2", "0.2500", "0.2500", "2.00", "2.0 s"]
     assert "21 runs: 0 done, 1 interrupted, 1 failed, 19 waiting." in result.stdout

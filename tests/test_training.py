@@ -193,13 +193,44 @@ def test_a_state_saved_before_code_identities_is_adopted_once(tmp_path):
     del saved["code"]
     history_file.write_text(json.dumps(saved))
     logs = []
-    state = fit.ResumeState(tmp_path / "legacy", saved["fingerprint"], code="today")
+    state = fit.ResumeState(tmp_path / "legacy", saved["fingerprint"], code=code("today", [1.0, 2.0]))
     model, history = state.load(2, logs.append)
     assert model is not None and history == first
-    assert logs == [f"the resume state in {tmp_path / 'legacy'} predates code identities: taken as made by this code"]
-    assert json.loads(history_file.read_text())["code"] == "today"
-    model, history = fit.ResumeState(tmp_path / "legacy", saved["fingerprint"], code="other").load(2, logs.append)
-    assert model is None and history == [] and logs[-1].startswith("training code changed since the saved state")
+    assert logs[0] == f"the resume state in {tmp_path / 'legacy'} predates code identities: taken as made by this code"
+    assert json.loads(history_file.read_text())["code"]["source"] == "today"
+
+
+def code(source, behaviour, device="CPU"):
+    environment = {"backend": "tensorflow", "libraries": {"keras": "3"}, "device": device}
+    return {"source": source, "environment": environment, "behaviour": behaviour}
+
+
+@pytest.mark.parametrize(
+    "today, kept",
+    [
+        (code("refactored", [1.0, 2.0 * (1 + 1e-6)]), True),  # another source computing the same: a refactor
+        (code("changed", [1.0, 2.1]), False),  # another computation: a changed model, data feed or engine
+        (code("saved", [1.0, 2.0], device="GPU"), False),  # the same code on other libraries or devices
+    ],
+)
+def test_a_state_is_reused_by_code_that_computes_the_same(tmp_path, today, kept):
+    def load(identity, logs):
+        state = fit.ResumeState(tmp_path / "run", {"settings": 1}, code=identity)
+        return state.load(2, logs.append)
+
+    model, _ = load(code("saved", [1.0, 2.0]), [])
+    assert model is None
+    state = fit.ResumeState(tmp_path / "run", {"settings": 1}, code=code("saved", [1.0, 2.0]))
+    state.save(training_model(), [{"epoch": 1}])
+    logs = []
+    model, history = load(today, logs)
+    assert (model is not None) == kept and len(history) == int(kept)
+    if not kept:
+        assert logs[0].startswith(f"discarding resume state in {tmp_path / 'run'}: the ")
+
+
+def training_model():
+    return fit.compile_model(models.cifar_cnn(4, 6), models.optimizer("sgd", 0.001))
 
 
 def text_split(seed=0):

@@ -261,12 +261,12 @@ def write_grid_heatmap(runs_csv, optimum_json, config: dict, output, log=print) 
 
 
 def write_comparison_figures(
-    question, metric_files, reference_files, optimum_json, config: dict, outputs: dict, log=print
+    question, metric_files, reference_files, optimum_json, config: dict, outputs: dict, log=print, study=None
 ) -> None:
     """A4 / B5 / B6: the chart against the reference and the grouped learning
-    curves, from the question's metrics files (config: the part's)."""
+    curves, from the question's metrics files (config: the part's; study: see runs.read_documents)."""
     spec = questions.QUESTIONS[question]
-    documents = study_runs.read_documents(metric_files)
+    documents = study_runs.read_documents(metric_files, study)
     rows = study_runs.question_runs(
         question, study_runs.runs_frame(documents), config, tables.optimum_pair(optimum_json)
     )

@@ -9,6 +9,8 @@ so a table shows exactly the runs the workflow trains for it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from nnstudy import metrics
@@ -24,10 +26,21 @@ INTEGER_COLUMNS = {
 }  # fmt: skip
 
 
-def read_documents(metric_files) -> dict[str, dict]:
-    """{path: metrics document}, each file read once (every damaged one named in one error)."""
+def read_documents(metric_files, study: dict | None = None) -> dict[str, dict]:
+    """{path: metrics document}, each file read once (every damaged one named in one error). With the `study`'s
+    config, a run trained with other settings than the config gives them stops it: no table or figure is built
+    from runs that are not what the study is labelled with."""
     files = [str(path) for path in metric_files]
-    return dict(zip(files, metrics.read_all(files)))
+    documents = dict(zip(files, metrics.read_all(files)))
+    for path, document in documents.items() if study else ():
+        folder = "/".join(Path(path).parent.parts[-4:])  # results/part_x/runs/<name>
+        changes = plan.run(study, folder).changes(plan.recorded_settings(document))
+        if changes:
+            raise StudyError(
+                f"{folder} was trained with other settings than the config's ({', '.join(changes)}): "
+                "run snakemake (no --until, --omit-from or --allowed-rules) to train it again first"
+            )
+    return documents
 
 
 def runs_frame(documents: dict[str, dict]) -> pd.DataFrame:
@@ -67,9 +80,9 @@ def runs_frame(documents: dict[str, dict]) -> pd.DataFrame:
     return frame.sort_values(["part", "run"], kind="stable").reset_index(drop=True)
 
 
-def collect(metric_files) -> pd.DataFrame:
-    """The runs of these metrics files as a frame (see runs_frame)."""
-    return runs_frame(read_documents(metric_files))
+def collect(metric_files, study: dict | None = None) -> pd.DataFrame:
+    """The runs of these metrics files as a frame (see runs_frame and, for `study`, read_documents)."""
+    return runs_frame(read_documents(metric_files, study))
 
 
 def integer_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -128,9 +141,9 @@ def history_frame(documents: dict[str, dict], runs: pd.DataFrame, columns: list[
 # ---- job (scripts/all_runs_table.py) -----------------------------------------------
 
 
-def write_all_runs(metric_files, output, log=print) -> None:
-    """The tidy table of every run as CSV."""
+def write_all_runs(metric_files, output, study: dict | None = None, log=print) -> None:
+    """The tidy table of every run as CSV (see read_documents for `study`)."""
     log(f"reading {len(metric_files)} metrics files")
-    frame = collect(metric_files)
+    frame = collect(metric_files, study)
     frame.to_csv(output, index=False)
     log(f"{len(frame)} runs, {frame.shape[1]} columns -> {output}")

@@ -176,12 +176,14 @@ def optimum_pair(optimum_json) -> tuple[int, int] | None:
 # ---- jobs (scripts/question_table.py, verdicts_table.py, histories_table.py, select_optimum.py)
 
 
-def write_table(question: str, metric_files, config: dict, optimum_json, outputs: dict, log=print) -> None:
+def write_table(question: str, metric_files, study: dict, optimum_json, outputs: dict, log=print) -> None:
     """The table of one question (TABLES) from its runs' metrics files, as CSV, Markdown and HTML.
 
-    config: the question's part's config; optimum_json: A2's choice (A4 only).
+    study: the resolved config; optimum_json: A2's choice (A4 only).
     """
-    rows = study_runs.question_runs(question, study_runs.collect(metric_files), config, optimum_pair(optimum_json))
+    config = study[questions.QUESTIONS[question].part]
+    runs = study_runs.collect(metric_files, study)
+    rows = study_runs.question_runs(question, runs, config, optimum_pair(optimum_json))
     table = TABLES[question](rows)
     write(table, outputs)
     log(f"{question}: {len(rows)} runs, {len(table)} rows")
@@ -194,9 +196,9 @@ def write_verdicts(keys, runs_csv, optimum_json, study: dict, outputs: dict, log
     log(f"{len(table)} verdicts of {', '.join(keys)}")
 
 
-def write_histories(metric_files, output, log=print) -> None:
+def write_histories(metric_files, output, study: dict | None = None, log=print) -> None:
     """Every epoch of every run (stats.histories_frame) as CSV, gzipped for a .gz name."""
-    frame = stats.histories_frame(study_runs.read_documents(metric_files))
+    frame = stats.histories_frame(study_runs.read_documents(metric_files, study))
     stats.write_histories(frame, output)
     log(f"{len(frame)} epochs of {len(metric_files)} runs -> {output}")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import base64
 import copy
-import functools
 import json
 import re
 import statistics
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nnstudy import metrics
+from nnstudy.analysis import formats
 from nnstudy.errors import StudyError
 from nnstudy.study import plan, settings
 from nnstudy.train import identity
@@ -34,25 +34,27 @@ _FAILURE = re.compile(r"^(\[[\d:]+\] error: |Traceback )", re.MULTILINE)
 
 @dataclass
 class RunStatus:
-    run: str
-    state: str  # done, STALE (done by other code than today's), DAMAGED, running, interrupted, failed or waiting
+    run: plan.Run
+    state: str  # done, STALE (done by code that computes otherwise), "stale (settings: …)" (trained again),
+    # DAMAGED, running, interrupted, failed or waiting
     epochs_done: int
-    epochs_total: int
     last_accuracy: float | None = None
     best_accuracy: float | None = None
     seconds_per_epoch: float | None = None
     eta_seconds: float | None = None
 
     @property
+    def epochs_total(self) -> int:
+        return self.run.settings["epochs"]
+
+    @property
     def kin(self) -> list[str]:
-        """Runs that train alike, closest first (for the ETA of runs not
-        started): the same run with another seed, the same model (CNN
-        channels or text model), the same kind (convolutional or recurrent)."""
-        name = Path(self.run).name
-        part = self.run.split("/")[1]
-        model = "_".join(name.split("_")[:2]) if part == "part_a" else name.split("_")[0]
-        kind = "cnn" if part == "part_a" or model.endswith("-cnn") else "rnn"
-        return [f"run {name.rsplit('_seed-', 1)[0]}", f"model {part} {model}", f"kind {part} {kind}"]
+        """Runs that train alike, closest first (for the ETA of runs not started): the same model with another
+        seed, the same network (CNN channels or text model), the same kind (convolutional or recurrent)."""
+        settings, part = self.run.settings, self.run.part
+        network = f"{settings['c1']}-{settings['c2']}" if part == "part_a" else settings["architecture"]
+        kind = "cnn" if part == "part_a" or settings["architecture"] == "cnn" else "rnn"
+        return [f"run {self.run.model}", f"model {part} {network}", f"kind {part} {kind}"]
 
 
 def _incomplete(workdir: Path, path: str) -> bool:
@@ -71,11 +73,8 @@ def _json(path: Path) -> dict | None:
         return None
 
 
-def run_status(
-    workdir: Path, run: str, epochs: int, resume_dir: str, snakemake_running: bool, code=identity.code_identity
-) -> RunStatus:
-    """`code(backend)`: today's code identity of the workflow's package."""
-    metrics_path = f"{run}/metrics.json"
+def run_status(workdir: Path, run: plan.Run, resume_dir: str, snakemake_running: bool) -> RunStatus:
+    metrics_path = run.metrics
     started = _incomplete(workdir, metrics_path)
     document, damaged = None, False
     if not started and (workdir / metrics_path).exists():
@@ -85,21 +84,26 @@ def run_status(
             damaged = True
     if document is not None:
         history = document["history"]
-        made_by = (document.get("code") or {}).get("identity")  # none: made before code identities
-        changed = made_by is not None and made_by != code(document["hyperparameters"]["backend"])
+        changes = run.changes(plan.recorded_settings(document))
+        if changes:
+            state = f"stale (settings: {', '.join(changes)})"
+        else:
+            cache = workdir / resume_dir / "identity"
+            changed = identity.finished_difference(
+                document.get("code"), run.settings, cache, identity.workflow_package(workdir)
+            )
+            state = STALE if changed else "done"
         return RunStatus(
             run,
-            STALE if changed else "done",
+            state,
             len(history),
-            epochs,
             last_accuracy=history[-1]["test_accuracy"] if history else None,
             best_accuracy=document["summary"]["max_test_accuracy"],
             seconds_per_epoch=document["summary"]["seconds_per_epoch"],
-            eta_seconds=0.0,
+            eta_seconds=0.0 if state in TRAINED else None,
         )
-    state = _json(workdir / resume_dir / run / "history.json") or {}
-    saved = state.get("history") or []
-    log_path = workdir / "logs" / f"{run}.log"
+    saved = (_json(workdir / run.state_dir(resume_dir) / "history.json") or {}).get("history") or []
+    log_path = workdir / run.log
     try:
         log, silent = log_path.read_text(errors="replace"), time.time() - log_path.stat().st_mtime
     except OSError:
@@ -130,21 +134,16 @@ def run_status(
         best = max(entry["test_accuracy"] for entry in saved) if saved else None
     seconds = [s for _, _, s in logged[-10:]] or [entry["seconds"] for entry in saved[-10:] if "seconds" in entry]
     per_epoch = statistics.median(seconds) if seconds else None
-    eta = max(0, epochs - done) * per_epoch if per_epoch else None
-    return RunStatus(run, status, done, epochs, last, best, per_epoch, eta)
+    eta = max(0, run.settings["epochs"] - done) * per_epoch if per_epoch else None
+    return RunStatus(run, status, done, last, best, per_epoch, eta)
 
 
 def study_status(workdir: Path, study: dict) -> tuple[list[RunStatus], list[str]]:
     """Every planned run's status, and the runs not yet known (A3 before its pair)."""
-    runs, pending = plan.study_runs(study, workdir)
+    folders, pending = plan.study_runs(study, workdir)
     snakemake_running = _snakemake_running(workdir)
-    package = identity.workflow_package(workdir)
-    code = functools.cache(lambda backend: identity.code_identity(backend, package))
-    epochs = {"part_a": study["part_a"]["epochs"], "part_b": study["part_b"]["epochs"]}
-    statuses = [
-        run_status(workdir, run, epochs[run.split("/")[1]], study["training"]["resume_dir"], snakemake_running, code)
-        for run in runs
-    ]
+    resume_dir = study["training"]["resume_dir"]
+    statuses = [run_status(workdir, plan.run(study, folder), resume_dir, snakemake_running) for folder in folders]
     # Runs not started: the speed of their finished or running kin, if any.
     speeds = {}
     for s in statuses:
@@ -158,29 +157,21 @@ def study_status(workdir: Path, study: dict) -> tuple[list[RunStatus], list[str]
     return statuses, pending
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
-
-
-def _accuracy(value: float | None) -> str:
-    return "–" if value is None else f"{value:.4f}"
+def _settings_changed(status: RunStatus) -> bool:
+    return status.state.startswith("stale (settings")
 
 
 def render(statuses: list[RunStatus], pending: list[str]) -> str:
     header = ("run", "state", "epochs", "last acc", "best acc", "s/epoch", "ETA")
     rows = [
         (
-            Path(s.run).name,
+            s.run.name,
             s.state,
             f"{s.epochs_done}/{s.epochs_total}",
-            _accuracy(s.last_accuracy),
-            _accuracy(s.best_accuracy),
-            "–" if s.seconds_per_epoch is None else f"{s.seconds_per_epoch:.2f}",
-            "–" if s.state in TRAINED else _duration(s.eta_seconds),
+            formats.accuracy(s.last_accuracy),
+            formats.accuracy(s.best_accuracy),
+            formats.seconds(s.seconds_per_epoch),
+            formats.MISSING if s.state in TRAINED else formats.duration(s.eta_seconds),
         )
         for s in statuses
     ]
@@ -197,14 +188,17 @@ def summary(statuses: list[RunStatus], pending: list[str]) -> str:
         state: sum(s.state == state for s in statuses)
         for state in (*TRAINED, "running", "interrupted", "failed", "waiting")
     }
+    counts["stale (settings changed)"] = sum(map(_settings_changed, statuses))
     parts = [f"{n} {state}" for state, n in counts.items() if n or state == "done"]
     text = f"{len(statuses)} runs: " + ", ".join(parts)
     if pending:
         text += f"; {len(pending)} more ({', '.join(pending)}) once the grid picks the A3 pair"
+    if counts["stale (settings changed)"]:
+        text += "; this config's settings are not those the stale ones were trained with: `snakemake` trains them again"
     if counts[STALE]:
         text += "; --forcerun their targets to train them with today's code"
     if counts[DAMAGED]:
-        targets = " ".join(f"{s.run}/metrics.json" for s in statuses if s.state == DAMAGED)
+        targets = " ".join(s.run.metrics for s in statuses if s.state == DAMAGED)
         text += f"; to write the damaged anew, run the study's snakemake command with --forcerun {targets}"
     remaining = [s for s in statuses if s.state not in TRAINED]
     if remaining:
@@ -213,7 +207,7 @@ def summary(statuses: list[RunStatus], pending: list[str]) -> str:
             return text + ". Time left: known once a run has logged an epoch."
         parallel = max(1, counts["running"])
         left = sum(s.eta_seconds or 0.0 for s in remaining) / parallel
-        text += f". About {_duration(left)} left at {parallel} job{'s' if parallel > 1 else ''} at a time"
+        text += f". About {formats.duration(left)} left at {parallel} job{'s' if parallel > 1 else ''} at a time"
         if unknown:
             text += f" (plus {unknown} run{'s' if unknown > 1 else ''} of unknown speed)"
     return text + "."

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -143,3 +144,39 @@ def word_ids(texts, vocabulary: list[str], length: int = 100) -> np.ndarray:
     index = {word: i for i, word in enumerate(vocabulary)}
     unk = index[UNK]
     return np.array([_fit([index.get(w, unk) for w in tokenize(text)], length) for text in texts], dtype=np.int32)
+
+
+def prepare(*, train_csv, test_csv, length, min_count, max_vocabulary, outputs, log=print):
+    """The prepare_text job: read both CSVs once; save char ids, word ids, labels and the vocabulary."""
+    train = read_csv(train_csv)
+    test = read_csv(test_csv)
+    mapping = label_mapping(train.labels)
+    vocabulary = build_vocabulary(train.texts, min_count, max_vocabulary)
+    for level, encode in (
+        ("char", lambda texts: char_ids(texts, length)),
+        ("word", lambda texts: word_ids(texts, vocabulary, length)),
+    ):
+        np.savez_compressed(
+            outputs[level],
+            x_train=encode(train.texts),
+            y_train=encode_labels(train.labels, mapping, str(train_csv)),
+            x_test=encode(test.texts),
+            y_test=encode_labels(test.labels, mapping, str(test_csv)),
+        )
+    known = set(vocabulary)
+    unknown = sum(word not in known for t in test.texts for word in tokenize(t))
+    info = {
+        "labels": {str(label): index for label, index in mapping.items()},
+        "num_classes": len(mapping),
+        "length": length,
+        "char_vocabulary_size": CHAR_VOCAB_SIZE,
+        "vocabulary": vocabulary,
+        "train_documents": len(train.labels),
+        "test_documents": len(test.labels),
+        "test_unknown_words": unknown,
+    }
+    Path(outputs["vocabulary"]).write_text(json.dumps(info, indent=1) + "\n")
+    log(
+        f"{len(train.labels)} training and {len(test.labels)} test documents, "
+        f"{len(mapping)} classes, {len(vocabulary)} words in the vocabulary"
+    )

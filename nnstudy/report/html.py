@@ -27,7 +27,7 @@ from nnstudy.errors import StudyError
 from nnstudy.report import cells, scope
 from nnstudy.report.provenance import provenance
 from nnstudy.study import plan, questions
-from nnstudy.train.identity import git_commit
+from nnstudy.train import identity
 
 TITLE = "CE/CZ4042 deep-learning study: results"
 _KINDS = {
@@ -197,16 +197,43 @@ def render(template, stylesheet, ctx: dict) -> str:
 
 # ---- job (scripts/html_report.py) -----------------------------------------------------
 
+FIGURES = "results/figures"
+
+
+def inputs(chosen: list[str], *, curves, histories, verdicts: bool, feature_maps, explanations=None) -> dict:
+    """The html_report job's inputs (rules/common.smk), named as write_report reads them: all_runs, histories,
+    template, stylesheet, curves (every run's plots); the chosen questions' tables (a2, a4, b5, b6, masking) and
+    comparisons (<question>_reference, with <question>_comparison_figure, <question>_curves_figure), the other
+    figures (keys ending in "_figure"), feature_maps (a list), optimum (with A3), verdicts; a publication's
+    explanations, when given."""
+    found = {
+        "all_runs": "results/tables/all_runs.csv",
+        "histories": histories,
+        "template": "report/template.html.j2",
+        "stylesheet": "report/report.css",
+        "curves": curves,
+    }
+    found |= {"verdicts": "results/tables/verdicts.csv"} if verdicts else {}
+    found |= {"explanations": explanations} if explanations else {}
+    found |= {key: f"results/tables/{key}.csv" for key in questions.TABLED if key in chosen}
+    for key in (key for key in questions.COMPARED if key in chosen):
+        found[f"{key}_reference"] = f"results/tables/{key}_reference.csv"
+        found |= {f"{key}_{kind}_figure": f"{FIGURES}/{key}_{kind}.png" for kind in ("comparison", "curves")}
+    if "a1" in chosen:
+        found["feature_maps"] = feature_maps
+    if "a2" in chosen:
+        found["a2_heatmap_figure"] = f"{FIGURES}/a2_heatmap.png"
+    if "a3" in chosen:
+        found["optimum"] = plan.OPTIMUM_FILE
+    if "b_accuracy_time" in chosen:
+        found["b_accuracy_time_figure"] = f"{FIGURES}/b_accuracy_time.png"
+    return found
+
 
 def write_report(*, inputs: dict, params: dict, output, log=print) -> None:
-    """Render report/template.html.j2 into one self-contained HTML file.
+    """Render report/template.html.j2 into one self-contained HTML file from the job's `inputs` (see `inputs`).
 
-    inputs: all_runs, template, stylesheet, curves (every run's plots); the
-    chosen questions' tables (a2, a4, b5, b6, masking), comparisons
-    (<question>_reference), figures (keys ending in "_figure"), feature_maps
-    (a list), optimum (with A3), verdicts and histories; explanations, a
-    publication's, when given.
-    params: config (resolved), basedir (the checkout, for its git commit).
+    params: config (resolved).
     """
     runs = study_runs.read_all_runs(inputs["all_runs"])
     figures = {key.removesuffix("_figure"): path for key, path in inputs.items() if key.endswith("_figure")}
@@ -223,7 +250,7 @@ def write_report(*, inputs: dict, params: dict, output, log=print) -> None:
         downloads=[inputs[key] for key in ("all_runs", "verdicts", "histories") if key in inputs],
         notes=reference.read_explanations(inputs["explanations"]) if "explanations" in inputs else {},
         config=params["config"],
-        commit=git_commit(params["basedir"]),
+        commit=identity.git_commit(Path(inputs["template"]).resolve().parent),  # the workflow's checkout
     )
     log(f"rendering {Path(inputs['template']).name}")
     html = render(inputs["template"], inputs["stylesheet"], ctx)

@@ -1,4 +1,8 @@
-"""What a training job asks a cluster scheduler for, and packed allocations.
+"""Packs of runs trained by one job, and what a training job asks a cluster scheduler for.
+
+A pack is either a scan pack (`training.engine: scan`: Part A's runs of a seed's grid, or A3's four at the chosen
+pair, trained in one compiled JAX program) or an allocation pack (`cluster.runs_per_allocation` K > 1: K runs in
+one allocation with one GPU, in which Snakemake itself runs their ordinary training jobs side by side).
 
 The wall-time request comes from measured seconds per epoch (config `cluster`), so that a job asks for
 minutes where it needs minutes: a request far above the need waits longest in the queue and defeats backfill.
@@ -16,24 +20,73 @@ import math
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from nnstudy import faults
 from nnstudy.errors import StudyError
-from nnstudy.study import plan
+from nnstudy.study import plan, questions
 
 # Run folders of a pack train through these rules (rules/part_a.smk, part_b.smk).
 TRAINING_RULES = ("train_cifar", "train_text")
 
-# Training and test examples of the full data, which seconds_per_epoch were measured on.
-FULL_DATA = {"cifar": (10_000, 2_000), "text": (5_600, 700)}
+
+@dataclass(frozen=True)
+class Pack:
+    """Runs one job trains: their folders (patterns, with the wildcards of a scan pack: {seed}, A3's {c1} and
+    {c2}), `engine` scan or allocation, and its name, which places its log, benchmark and manifest."""
+
+    name: str
+    runs: tuple[str, ...]
+    engine: str
+
+    @property
+    def log(self) -> str:
+        return f"logs/{self.name}.log"
+
+    @property
+    def benchmark(self) -> str:
+        return f"benchmarks/{self.name}.tsv"
+
+    def manifest(self, resume_dir: str) -> str:
+        return f"{resume_dir}/{self.name}.json"
 
 
-def data_share(data: str, train_limit: int | None, test_limit: int | None) -> float:
+def study_packs(study: dict) -> list[Pack]:
+    """The study's packs: scan packs for Part A on the scan engine, allocation packs of the other runs when
+    cluster.runs_per_allocation > 1. The two scan packs hold every grid run (and A1) of a seed, and A3's runs at
+    a pair. Allocation packs leave runs at the grid's optimum out unless it is pinned: the packs must not change
+    once the grid has chosen (a rerun)."""
+    found, part_a = [], study["part_a"]
+    scan = study["training"]["engine"] == "scan"
+    if scan and "part_a" in study["parts"]:
+        pairs = [*plan.grid_pairs(part_a), (part_a["c1"], part_a["c2"])]
+        layout = part_a["pixel_layout"]
+        grid = dict.fromkeys(plan.part_a_run(c1, c2, pixel_layout=layout, seed="{seed}") for c1, c2 in pairs)
+        a3 = [
+            plan.part_a_run("{c1}", "{c2}", entry.settings.get("optimizer", "sgd"), entry.settings.get("dropout", 0.0),
+                            layout, seed="{seed}")
+            for entry in questions.entries("a3", part_a)
+        ]  # fmt: skip
+        found += [
+            Pack("part_a/packs/grid_seed-{seed}", tuple(grid), "scan"),
+            Pack("part_a/packs/a3_c1-{c1}_c2-{c2}_seed-{seed}", tuple(a3), "scan"),
+        ]
+    size = study["cluster"]["runs_per_allocation"]
+    if size > 1:
+        pinned = part_a["optimum"]
+        runs = plan.training_runs(study, tuple(pinned) if pinned else None)
+        runs = [run for run in runs if not (scan and plan.run_wildcards(run)["part"] == "part_a")]
+        allocations = packs(runs, lambda run: run_minutes(study, run), size)
+        found += [Pack(f"packs/pack-{index}", tuple(pack), "allocation") for index, pack in enumerate(allocations)]
+    return found
+
+
+def data_share(part: str, train_limit: int | None, test_limit: int | None) -> float:
     """The larger of the shares of training and test data a preset keeps (an epoch evaluates both)."""
-    train_size, test_size = FULL_DATA[data]
+    train_size, test_size = plan.FULL_DATA[part]
     train = 1.0 if train_limit is None else min(train_limit, train_size) / train_size
     test = 1.0 if test_limit is None else min(test_limit, test_size) / test_size
     return max(train, test)
@@ -58,15 +111,15 @@ def run_minutes(study: dict, run: str, runs_per_allocation: int = 1, attempt: in
     wildcards = plan.run_wildcards(run)
     part = wildcards["part"]
     if part == "part_a":
-        data, model, layers = "cifar", "cifar_cnn", 1
+        model, layers = "cifar_cnn", 1
     else:
-        data, model, layers = "text", f"{wildcards['level']}_{wildcards['arch']}", int(wildcards["layers"])
+        model, layers = f"{wildcards['level']}_{wildcards['architecture']}", int(wildcards["layers"])
     settings = study[part]
     return wall_minutes(
         study["cluster"],
         model=model,
         epochs=settings["epochs"],
-        share=data_share(data, settings["train_limit"], settings["test_limit"]),
+        share=data_share(part, settings["train_limit"], settings["test_limit"]),
         layers=layers,
         runs_per_allocation=runs_per_allocation,
         attempt=attempt,
@@ -79,25 +132,12 @@ def packs(runs: list[str], minutes, size: int) -> list[list[str]]:
     return [ordered[start : start + size] for start in range(0, len(ordered), size)]
 
 
-def training_packs(study: dict) -> list[list[str]]:
-    """The study's packs of cluster.runs_per_allocation runs; none when packing is off. Runs at the grid's
-    optimum are left out unless it is pinned: the packs must not change once the grid has chosen (a rerun)."""
-    size = study["cluster"]["runs_per_allocation"]
-    if size == 1:
-        return []
-    pinned = study["part_a"]["optimum"]
-    runs = plan.training_runs(study, tuple(pinned) if pinned else None)
-    if study["training"]["engine"] == "scan":  # Part A trains in packs of its own
-        runs = [run for run in runs if plan.run_wildcards(run)["part"] != "part_a"]
-    return packs(runs, lambda run: run_minutes(study, run), size)
-
-
 def pack_minutes(study: dict, pack: list[str], attempt: int = 1) -> int:
     """A pack asks for its longest run's time, times its size (see wall_minutes)."""
     return max(run_minutes(study, run, len(pack), attempt) for run in pack)
 
 
-def train_pack(*, snakefile, config: dict, runs: list[str], cores: int, log) -> None:
+def train_allocation(*, snakefile, config: dict, runs: list[str], cores: int, log) -> None:
     """Train a pack's runs side by side with Snakemake, here, inside the allocation.
 
     The inner Snakemake runs the runs' ordinary training jobs (their logs, benchmarks and resume states as

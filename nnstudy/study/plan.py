@@ -7,8 +7,10 @@ same list, and nnstudy.analysis picks a question's rows by the run names made he
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nnstudy.study import questions
@@ -17,10 +19,15 @@ from nnstudy.study import questions
 # A setting whose default predates it is in the name only when not the default (finished runs keep their folders):
 # Part A's pixel layout as the suffix "_layout-course", Part B's clip mode as "clip-global-norm-2" ("clip-2": value).
 PART_A_MODEL = "c1-{c1}_c2-{c2}_{optimizer}_dropout-{dropout}{layout}"
-PART_B_MODEL = "{level}-{arch}_layers-{layers}_dropout-{dropout}_clip-{clip}_padding-{padding}"
+PART_B_MODEL = "{level}-{architecture}_layers-{layers}_dropout-{dropout}_clip-{clip}_padding-{padding}"
 PART_A_RUN = f"results/part_a/runs/{PART_A_MODEL}_seed-{{seed}}"
 PART_B_RUN = f"results/part_b/runs/{PART_B_MODEL}_seed-{{seed}}"
 OPTIMUM_FILE = "results/part_a/optimum.json"
+DEFAULT_LAYOUT, DEFAULT_CLIP_MODE = "images", "value"
+# What a wildcard's value may be: a folder-name part without "_", but the layout suffix (which may be empty).
+WILDCARD_PATTERNS = {"layout": r"(?:_layout-[a-z]+)?"}
+# Training and test examples of the spec's data (the course files): what no limit means.
+FULL_DATA = {"part_a": (10_000, 2_000), "part_b": (5_600, 700)}
 
 
 def number(value) -> str:
@@ -28,24 +35,32 @@ def number(value) -> str:
     return f"{value:g}"
 
 
-DEFAULT_LAYOUT, DEFAULT_CLIP_MODE = "images", "value"
-# What a wildcard's value may be: a folder-name part without "_", but the layout suffix (which may be empty).
-WILDCARD_PATTERNS = {"layout": r"(?:_layout-[a-z]+)?"}
-
-
-def part_a_run(c1, c2, optimizer="sgd", dropout=0.0, layout=DEFAULT_LAYOUT, *, seed) -> str:
-    suffix = "" if layout == DEFAULT_LAYOUT else f"_layout-{layout}"
-    return PART_A_RUN.format(c1=c1, c2=c2, optimizer=optimizer, dropout=number(dropout), layout=suffix, seed=seed)
+def part_a_run(c1, c2, optimizer="sgd", dropout=0.0, pixel_layout=DEFAULT_LAYOUT, *, seed) -> str:
+    layout = "" if pixel_layout == DEFAULT_LAYOUT else f"_layout-{pixel_layout}"
+    return PART_A_RUN.format(c1=c1, c2=c2, optimizer=optimizer, dropout=number(dropout), layout=layout, seed=seed)
 
 
 def part_b_run(
-    level, arch, layers=1, dropout=0.0, clip=None, padding="unmasked", clip_mode=DEFAULT_CLIP_MODE, *, seed
+    level,
+    architecture,
+    layers=1,
+    dropout=0.0,
+    clip_threshold=None,
+    clip_mode=DEFAULT_CLIP_MODE,
+    mask_padding=False,
+    *,
+    seed,
 ) -> str:
-    if level != "word" or arch == "cnn":
-        padding = "unmasked"  # masking only exists for word-level recurrent models
-    dropout, clip = number(dropout), "none" if clip is None else clip_name(clip_mode, clip)
+    masked = mask_padding and level == "word" and architecture != "cnn"  # only word-level recurrent models mask
+    clip = "none" if clip_threshold is None else clip_name(clip_mode, clip_threshold)
     return PART_B_RUN.format(
-        level=level, arch=arch, layers=layers, dropout=dropout, clip=clip, padding=padding, seed=seed
+        level=level,
+        architecture=architecture,
+        layers=layers,
+        dropout=number(dropout),
+        clip=clip,
+        padding="masked" if masked else "unmasked",
+        seed=seed,
     )
 
 
@@ -62,65 +77,181 @@ def parse_clip(name: str) -> tuple[str | None, float | None]:
     return (mode.replace("-", "_") or DEFAULT_CLIP_MODE), float(threshold)
 
 
-def run_wildcards(run: str) -> dict[str, str]:
+def run_wildcards(folder: str) -> dict[str, str]:
     """The wildcards of a run folder (PART_A_RUN or PART_B_RUN), "part" beside them."""
     for part, pattern in (("part_a", PART_A_RUN), ("part_b", PART_B_RUN)):
         regex = re.escape(pattern).replace(r"\{", "{").replace(r"\}", "}")
         regex = re.sub(r"\{(\w+)\}", lambda m: f"(?P<{m[1]}>{WILDCARD_PATTERNS.get(m[1], '[^/_]+')})", regex)
-        if match := re.fullmatch(regex, run):
+        if match := re.fullmatch(regex, folder):
             return {"part": part, **match.groupdict()}
-    raise ValueError(f"not a run folder: {run}")
+    raise ValueError(f"not a run folder: {folder}")
 
 
-def model_name(run: str) -> str:
+def model_name(folder: str) -> str:
     """A run's folder name without its seed: the model it trains."""
-    return Path(run).name.rsplit("_seed-", 1)[0]
+    return Path(folder).name.rsplit("_seed-", 1)[0]
 
 
-# ---- one run's settings and label ------------------------------------------------------
+# ---- one run ----------------------------------------------------------------------------
 
-# What the training job of a run takes from its part's config.
-_PART_KEYS = {
-    "part_a": ("epochs", "batch_size", "learning_rate", "momentum", "train_limit", "test_limit"),
-    "part_b": ("epochs", "batch_size", "learning_rate", "optimizer", "train_limit", "test_limit"),
+# The settings that decide a run's numbers, in the one vocabulary of run names (part_a_run, part_b_run), question
+# settings, metrics.json and all_runs.csv. How a job runs (threads, checkpoints, GPU slots) is not among them.
+NAMED = {
+    "part_a": ("c1", "c2", "optimizer", "dropout", "pixel_layout"),
+    "part_b": ("level", "architecture", "layers", "dropout", "clip_threshold", "clip_mode", "mask_padding"),
 }
-_ENGINE_DEFAULTS = {"backend": "tensorflow", "precision": "float32"}
+FROM_PART = ("epochs", "batch_size", "learning_rate", "train_limit", "test_limit")
+FROM_TRAINING = ("backend", "precision", "deterministic", "engine", "matmul_precision")
+CURVES = {"cost": "costs.png", "accuracy": "accuracies.png"}
 
 
-def family(run_settings: dict) -> str:
-    """The model family of a run (training.backend / precision may differ per family)."""
-    if "c1" in run_settings:
+@dataclass(frozen=True)
+class Run:
+    """One training run: its folder (results/part_a/runs/<model>_seed-<seed>), where its files live, and the
+    settings that decide its numbers (its name's, its part's and the engine's)."""
+
+    folder: str
+    settings: dict = field(compare=False, hash=False)
+
+    @property
+    def part(self) -> str:
+        return self.folder.split("/")[1]
+
+    @property
+    def name(self) -> str:
+        return Path(self.folder).name
+
+    @property
+    def model(self) -> str:
+        return model_name(self.folder)
+
+    @property
+    def seed(self) -> int:
+        return self.settings["seed"]
+
+    @property
+    def metrics(self) -> str:
+        return f"{self.folder}/metrics.json"
+
+    @property
+    def curves(self) -> dict[str, str]:
+        return {plot: f"{self.folder}/{file}" for plot, file in CURVES.items()}
+
+    @property
+    def model_file(self) -> str:
+        """The trained model (written beside the outputs: a run imported without its weights has none)."""
+        return f"{self.folder}/model.keras"
+
+    @property
+    def log(self) -> str:
+        return f"logs/{self.folder}.log"
+
+    @property
+    def benchmark(self) -> str:
+        return f"benchmarks/{self.folder}.tsv"
+
+    def state_dir(self, resume_dir: str) -> str:
+        """Where its resume state lives: its folder mirrored under training.resume_dir."""
+        return f"{resume_dir}/{self.folder}"
+
+    @property
+    def family(self) -> str:
+        """Its model family (training.backend and precision may differ per family)."""
+        return family(self.settings)
+
+    @property
+    def label(self) -> str:
+        return run_label(self.settings)
+
+    def changes(self, recorded: dict) -> list[str]:
+        """How `recorded` (recorded_settings of its metrics.json) differs from its settings: "epochs 10 → 1000"."""
+        return [
+            f"{key} {_shown(recorded[key])} → {_shown(value)}"
+            for key, value in self.settings.items()
+            if key in recorded and recorded[key] != value
+        ]
+
+
+def _shown(value) -> str:
+    return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def family(settings: dict) -> str:
+    if "c1" in settings:
         return "cifar_cnn"
-    return "text_cnn" if run_settings["architecture"] == "cnn" else "text_rnn"
+    return "text_cnn" if settings["architecture"] == "cnn" else "text_rnn"
 
 
-def run_settings(study: dict, run: str) -> dict:
-    """Everything that decides a run's numbers: its identity (the run folder's name), its part's
-    hyper-parameters and the engine of its model family. The training rules pass it as params, so a change
-    to it reruns the job; how a job runs (threads, checkpoints, GPU slots) is not part of it."""
-    found = run_wildcards(run)
-    part = found["part"]
-    dropout = float(found["dropout"])
+def run(study: dict, folder: str) -> Run:
+    """The run of a folder under the study's config."""
+    found = run_wildcards(folder)
+    part = found.pop("part")
+    config, training = study[part], study["training"]
     if part == "part_a":
-        identity = {"c1": int(found["c1"]), "c2": int(found["c2"]), "optimizer": found["optimizer"], "dropout": dropout}
-        identity["pixel_layout"] = found["layout"].removeprefix("_layout-") or DEFAULT_LAYOUT
+        settings = {"c1": int(found["c1"]), "c2": int(found["c2"]), "optimizer": found["optimizer"]}
+        settings |= {"dropout": float(found["dropout"])}
+        settings["pixel_layout"] = found["layout"].removeprefix("_layout-") or DEFAULT_LAYOUT
+        settings["momentum"] = config["momentum"] if settings["optimizer"] == "momentum" else None
     else:
-        identity = {"level": found["level"], "architecture": found["arch"], "num_layers": int(found["layers"])}
-        clip_mode, clip = parse_clip(found["clip"])
-        identity |= {
-            "dropout": dropout,
-            "clip": clip,
-            "clip_mode": clip_mode,
-            "mask_padding": found["padding"] == "masked",
-        }
-    settings = identity | {"seed": int(found["seed"])} | {key: study[part][key] for key in _PART_KEYS[part]}
-    settings["deterministic"] = study["training"]["deterministic"]
-    for key, default in _ENGINE_DEFAULTS.items():
-        value = study["training"][key]
+        clip_mode, clip_threshold = parse_clip(found["clip"])
+        settings = {"level": found["level"], "architecture": found["architecture"], "layers": int(found["layers"])}
+        settings |= {"dropout": float(found["dropout"]), "clip_threshold": clip_threshold, "clip_mode": clip_mode}
+        settings |= {"mask_padding": found["padding"] == "masked", "optimizer": config["optimizer"]}
+    settings |= {"seed": int(found["seed"])} | {key: config[key] for key in FROM_PART}
+    settings["deterministic"] = training["deterministic"]
+    for key, default in (("backend", "tensorflow"), ("precision", "float32")):
+        value = training[key]  # for every family, or per family
         settings[key] = value if isinstance(value, str) else value.get(family(settings), default)
-    if part == "part_a" and study["training"]["engine"] == "scan":  # fit runs' settings stay as they were
-        settings |= {"engine": "scan", "matmul_precision": study["training"]["matmul_precision"]}
-    return settings
+    scan = part == "part_a" and training["engine"] == "scan"
+    settings["engine"] = "scan" if scan else "fit"
+    settings["matmul_precision"] = training["matmul_precision"] if scan else None
+    return Run(folder, settings)
+
+
+def recorded_settings(document: dict) -> dict:
+    """The settings a metrics.json says its run was made with, in Run.settings' vocabulary. Documents written
+    before they recorded them have their hyper-parameters instead: the same names, sizes for limits (the full
+    data means none), and no record of `deterministic` or the requested matmul precision (not compared)."""
+    if "settings" in document:
+        return document["settings"]
+    hyperparameters = document["hyperparameters"]
+    part = "part_a" if document["part"] == "A" else "part_b"
+    found = {key: hyperparameters[key] for key in (*NAMED[part], *FROM_PART) if key in hyperparameters}
+    found |= {
+        key: hyperparameters[key] for key in ("momentum", "optimizer", "backend", "precision") if key in hyperparameters
+    }
+    full_train, full_test = FULL_DATA[part]
+    found["train_limit"] = None if hyperparameters["train_size"] == full_train else hyperparameters["train_size"]
+    found["test_limit"] = None if hyperparameters["test_size"] == full_test else hyperparameters["test_size"]
+    if part == "part_a":
+        found.setdefault("pixel_layout", DEFAULT_LAYOUT)
+    found["engine"] = hyperparameters.get("engine", "fit")
+    return found | {"seed": document["seed"]}
+
+
+def changes_of(run: Run, workdir: Path = Path(".")) -> list[str]:
+    """How the settings its metrics.json records differ from the run's (none: not finished, damaged, or the same)."""
+    path = Path(workdir) / run.metrics
+    try:
+        modified = path.stat().st_mtime_ns
+    except OSError:
+        return []
+    recorded = _recorded(str(path), modified)
+    return [] if recorded is None else run.changes(recorded)
+
+
+@functools.lru_cache(maxsize=4096)
+def _recorded(path: str, modified: int) -> dict | None:
+    """recorded_settings of a metrics.json, read once per version of the file."""
+    try:
+        return recorded_settings(json.loads(Path(path).read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def changes_file(run: Run, resume_dir: str) -> str:
+    """What the settings_changed rule writes for a run to train again (rules/training.smk)."""
+    return f"{resume_dir}/changes/{run.folder}.json"
 
 
 def run_label(settings: dict) -> str:
@@ -130,8 +261,8 @@ def run_label(settings: dict) -> str:
         layout = settings.get("pixel_layout", DEFAULT_LAYOUT)
         layout = "" if layout == DEFAULT_LAYOUT else f", {layout} pixel layout"
         return f"CNN ({settings['c1']}, {settings['c2']}), {settings['optimizer']}{dropout}{layout}"
-    layers = f", {settings['num_layers']} layers" if settings["num_layers"] > 1 else ""
-    clip = f", clip {settings['clip_mode']} {settings['clip']}" if settings["clip"] else ""
+    layers = f", {settings['layers']} layers" if settings["layers"] > 1 else ""
+    clip = f", clip {settings['clip_mode']} {settings['clip_threshold']}" if settings["clip_threshold"] else ""
     return f"{settings['level']} {settings['architecture'].upper()}{layers}{dropout}{clip}"
 
 
@@ -167,17 +298,15 @@ def _pairs(pair: str, part_a: dict, optimum) -> list[tuple[int, int]]:
 
 def entry_runs(part: str, settings: dict, config: dict, optimum=None, seed="{seed}") -> list[str]:
     """The run folders of one entry of a question for one seed (by default "{seed}" stays in the name);
-    `config` is the part's. A Part A entry at the optimum has none while the optimum is unknown; a Part B
-    entry without a padding, clip mode or pixel layout setting takes the study's (part_b.mask_padding, clip_mode,
-    part_a.pixel_layout)."""
+    `config` is the part's. A Part A entry at the optimum has none while the optimum is unknown; an entry
+    without a pixel layout, clip mode or padding setting takes the study's (part_a.pixel_layout,
+    part_b.clip_mode, part_b.mask_padding; a config from before a key, e.g. a publication's, its default)."""
     if part == "part_a":
-        # (a config from before a key, e.g. a publication's, has its default)
-        extra = {"layout": config.get("pixel_layout", DEFAULT_LAYOUT)}
-        extra |= {key: value for key, value in settings.items() if key != "pair"}
-        return [part_a_run(c1, c2, **extra, seed=seed) for c1, c2 in _pairs(settings["pair"], config, optimum)]
-    study_wide = {"padding": "masked" if config["mask_padding"] else "unmasked"}
-    study_wide["clip_mode"] = config.get("clip_mode", DEFAULT_CLIP_MODE)
-    return [part_b_run(**(study_wide | settings), seed=seed)]
+        named = {"pixel_layout": config.get("pixel_layout", DEFAULT_LAYOUT)}
+        named |= {key: value for key, value in settings.items() if key != "pair"}
+        return [part_a_run(c1, c2, **named, seed=seed) for c1, c2 in _pairs(settings["pair"], config, optimum)]
+    named = {"mask_padding": config["mask_padding"], "clip_mode": config.get("clip_mode", DEFAULT_CLIP_MODE)}
+    return [part_b_run(**(named | settings), seed=seed)]
 
 
 def question_models(key: str, config: dict, optimum=None) -> list[tuple[questions.Entry, list[str]]]:

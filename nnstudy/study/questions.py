@@ -132,23 +132,23 @@ A3 = (
 # ---- Part B: text classification -------------------------------------------------
 
 B1_B4 = (
-    Model("Char CNN", {"level": "char", "arch": "cnn"}),
-    Model("Word CNN", {"level": "word", "arch": "cnn"}),
-    Model("Char RNN", {"level": "char", "arch": "gru"}),
-    Model("Word RNN", {"level": "word", "arch": "gru"}),
+    Model("Char CNN", {"level": "char", "architecture": "cnn"}),
+    Model("Word CNN", {"level": "word", "architecture": "cnn"}),
+    Model("Char RNN", {"level": "char", "architecture": "gru"}),
+    Model("Word RNN", {"level": "word", "architecture": "gru"}),
 )
 WITHOUT_DROPOUT = Value("without dropout", {"dropout": 0.0})
 WITH_DROPOUT = Value("with dropout", {"dropout": Config("dropout")}, label="{model} + dropout")
-B6_BASELINE = Model("GRU (B3 / B4)", {"arch": "gru"})
+B6_BASELINE = Model("GRU (B3 / B4)", {"architecture": "gru"})
 B6_VARIANTS = (
-    Model("vanilla RNN", {"arch": "rnn"}),
-    Model("LSTM", {"arch": "lstm"}),
-    Model("2-layer GRU", {"arch": "gru", "layers": 2}),
-    Model("gradient clipping", {"arch": "gru", "clip": Config("clip_threshold")}),
+    Model("vanilla RNN", {"architecture": "rnn"}),
+    Model("LSTM", {"architecture": "lstm"}),
+    Model("2-layer GRU", {"architecture": "gru", "layers": 2}),
+    Model("gradient clipping", {"architecture": "gru", "clip_threshold": Config("clip_threshold")}),
 )
 CHAR_WORD = (Value("char", {"level": "char"}, "{value}: {model}"), Value("word", {"level": "word"}, "{value}: {model}"))
-PADDINGS = (Value("unmasked", {"padding": "unmasked"}, "{model}, {value}"),
-            Value("masked", {"padding": "masked"}, "{model}, {value}"))  # fmt: skip
+PADDINGS = (Value("unmasked", {"mask_padding": False}, "{model}, {value}"),
+            Value("masked", {"mask_padding": True}, "{model}, {value}"))  # fmt: skip
 
 # fmt: off
 QUESTIONS = {question.key: question for question in (
@@ -204,10 +204,10 @@ QUESTIONS = {question.key: question for question in (
     Question(
         "b_accuracy_time", "part_b", "family",
         (
-            Model("CNN", {"arch": "cnn"}),
-            Model("CNN + dropout", {"arch": "cnn", "dropout": Config("dropout")}),
+            Model("CNN", {"architecture": "cnn"}),
+            Model("CNN + dropout", {"architecture": "cnn", "dropout": Config("dropout")}),
             B6_BASELINE,
-            Model("GRU + dropout", {"arch": "gru", "dropout": Config("dropout")}),
+            Model("GRU + dropout", {"architecture": "gru", "dropout": Config("dropout")}),
             *B6_VARIANTS,
         ),
         Axis("level", CHAR_WORD),

@@ -12,9 +12,7 @@ abandons the running epoch and saves the finished ones (nnstudy.faults).
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +21,8 @@ import keras
 import numpy as np
 
 from nnstudy import faults, metrics
-from nnstudy.errors import StudyError
 from nnstudy.train import models
+from nnstudy.train.state import ResumeState
 
 # Evaluating the test set in large batches costs less per image; the metrics
 # are sample-weighted means, so the batch size does not change them.
@@ -54,85 +52,6 @@ def compile_model(model: keras.Model, optimizer) -> keras.Model:
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
     return model
-
-
-class ResumeState:
-    """Model + optimizer + history after the last checkpointed epoch, and the code that made them.
-
-    The model file is written first and the history last, each atomically, so the history always names a
-    model file that exists in full. A state made by other code (nnstudy.train.identity) is that code's result.
-    """
-
-    def __init__(self, directory: Path, fingerprint: dict, code: str | None = None):
-        self.directory = Path(directory)
-        self.history_file = self.directory / "history.json"
-        self.fingerprint, self.code = fingerprint, code
-
-    def load(self, epochs: int, log=print):
-        """(model, history), or (None, []) when there is nothing to resume.
-
-        A state saved under other settings (data, model, optimizer, seed), by
-        other code or past the requested epochs is discarded rather than
-        resumed. A state saved before states recorded their code is taken as
-        made by today's code, once: it is rewritten with today's identity.
-        """
-        if not self.history_file.is_file():
-            return None, []
-        try:
-            saved = json.loads(self.history_file.read_text())
-            history, model_file = list(saved["history"]), str(saved["model_file"])
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            return self._discard(f"unreadable {self.history_file.name} ({err})", log)
-        if saved.get("fingerprint") != self.fingerprint or len(history) > epochs:
-            return self._discard("settings or data changed", log)
-        if "code" in saved and saved["code"] != self.code:
-            log(f"training code changed since the saved state in {self.directory}: starting from epoch 1")
-            self.clear()
-            return None, []
-        try:
-            model = keras.models.load_model(self.directory / model_file)
-        except Exception as err:  # noqa: BLE001  a truncated or foreign file: Keras raises many kinds
-            return self._discard(f"unreadable {model_file} ({type(err).__name__})", log)
-        if "code" not in saved:
-            log(f"the resume state in {self.directory} predates code identities: taken as made by this code")
-            self._write_history(model_file, history)
-        return model, history
-
-    def _discard(self, reason: str, log):
-        """A resume state is a cache: when it cannot be used, start afresh."""
-        log(f"discarding resume state in {self.directory}: {reason}; starting from epoch 1")
-        self.clear()
-        return None, []
-
-    def save(self, model: keras.Model, history: list[dict]) -> None:
-        self.prune(self.write(model, history))
-
-    def write(self, model: keras.Model, history: list[dict]) -> str:
-        """The model file, then the history naming it; older model files stay until `prune`."""
-        model_file = f"epoch-{len(history):05d}.keras"
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            faults.write_atomically(self.directory / model_file, model.save)
-            self._write_history(model_file, history)
-        except OSError as err:
-            raise StudyError(
-                f"cannot save the resume state in {self.directory}: {err.strerror or err}; "
-                "free space (or make it writable) and run again: the job resumes from its last saved epoch"
-            ) from None
-        return model_file
-
-    def prune(self, keep: str) -> None:
-        """Delete every model file but `keep`."""
-        for old in self.directory.glob("epoch-*.keras"):
-            if old.name != keep:
-                old.unlink()
-
-    def _write_history(self, model_file: str, history: list[dict]) -> None:
-        payload = {"fingerprint": self.fingerprint, "code": self.code, "model_file": model_file, "history": history}
-        faults.write_atomically(self.history_file, lambda partial: partial.write_text(json.dumps(payload)))
-
-    def clear(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -273,7 +192,7 @@ def train(
     seed: int,
     state_dir: Path,
     fingerprint: dict,
-    code: str | None = None,
+    code: dict | None = None,
     checkpoint_seconds: float = 60.0,
     callbacks: tuple[keras.callbacks.Callback, ...] = (),
     log=print,
@@ -291,13 +210,6 @@ def train(
     keras.utils.set_random_seed(seed)
     if model is None:
         model = build()
-    elif len(history) == epochs:
-        log(
-            f"all {epochs} epochs are in the resume state {state_dir}: writing the outputs from it "
-            "(delete it to train afresh)"
-        )
-    else:
-        log(f"resuming after epoch {len(history)} of {epochs} from {state_dir}")
     batches = EpochBatches(data.x_train, data.y_train, batch_size, seed)
     with faults.stop_requests() as stop:
         bookkeeping = EpochBookkeeping(batches, seed, state, history, epochs, checkpoint_seconds, log, stop)

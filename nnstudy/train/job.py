@@ -1,262 +1,336 @@
-"""One function per workflow job; the scripts in `scripts/` only call these.
+"""The training job: one run on the fit engine, or a pack of Part A runs on the scan engine (training.engine).
 
-Keras is imported inside the functions on purpose: `runtime.prepare()` has
-to set the process environment before TensorFlow is first imported.
+Every training rule calls `train` (scripts/train.py). For each run it loads the data, builds the model the spec
+describes, trains it resumably, and writes metrics.json (history, summary, settings, hyper-parameters, code, device,
+versions), the two learning-curve plots and the model. Keras is imported inside the functions on purpose:
+`runtime.prepare()` has to set the process environment before TensorFlow is first imported.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import tempfile
 import time
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from nnstudy import faults, metrics
-from nnstudy.data import cifar, text
+from nnstudy.data import cifar
 from nnstudy.errors import StudyError
 from nnstudy.study import plan
 from nnstudy.train import identity, runtime
 
+# What every run of a pack shares: its runs train in one program, on one copy of the data.
+SHARED = ("epochs", "batch_size", "train_limit", "test_limit", "pixel_layout", "backend", "deterministic", "precision")
+# A probe (identity.current) trains a run's kind for two epochs of two full batches and a remainder, on a small
+# CNN where the run is one, and tests on 64 examples.
+PROBE = {"seed": 1, "epochs": 2, "test_limit": 64}
+PROBE_CHANNELS = {"c1": 4, "c2": 6}
 
-def _train_and_record(build, split, run: dict, settings: dict, outputs: dict, state_dir, log) -> None:
-    """Fit (resumably), then write model, metrics.json and the two curve plots.
 
-    `run`: part, label, seed and hyperparameters; the run's name is its folder's.
+@dataclass
+class Data:
+    """A run's training and test data (nnstudy.train.fit.Split) and, for text, what the model needs to know."""
+
+    split: object
+    info: dict
+
+
+def train(*, runs: list[dict], inputs: dict, options: dict, log=print) -> None:
+    """Train `runs` (nnstudy.study.plan.Run's fields: one run, or a scan pack) and write their outputs.
+
+    options: how the job runs, none of which changes a number: threads, checkpoint_seconds, tensorboard (bool),
+    resume_dir, gpu (training.gpu, or None), and for packs chunk_epochs, deadline and manifest.
     """
-    from nnstudy.train import fit
-
-    run = {"run": Path(outputs["metrics"]).parent.name, **run, "code": code_record(settings["backend"])}
+    runs = [plan.Run(**run) for run in runs]
+    first = runs[0].settings
+    if any({key: run.settings.get(key) for key in SHARED} != {key: first.get(key) for key in SHARED} for run in runs):
+        raise StudyError(f"the runs of a pack must share {', '.join(SHARED)}")
+    runtime.prepare(first["backend"], options["threads"], first["deterministic"], options.get("gpu"), log)
     started = time.perf_counter()
-    device = runtime.configure(settings["threads"], settings["deterministic"], settings["precision"], log)
-    fingerprint = {key: value for key, value in run["hyperparameters"].items() if key != "epochs"}
-    callbacks = []
-    if settings.get("tensorboard_dir"):
-        import keras
-
-        if importlib.util.find_spec("tensorboard") is None:
-            raise StudyError("training.tensorboard needs the tensorboard package: pip install -e '.[tensorboard]'")
-
-        # Epoch scalars only: graphs and profiles would cost time on every run.
-        callbacks.append(keras.callbacks.TensorBoard(settings["tensorboard_dir"], write_graph=False, profile_batch=0))
-        log(f"TensorBoard scalars in {settings['tensorboard_dir']}")
-    model, history = fit.train(
-        build,
-        split,
-        epochs=settings["epochs"],
-        batch_size=settings["batch_size"],
-        seed=run["seed"],
-        state_dir=state_dir,
-        fingerprint=fingerprint,
-        code=run["code"]["identity"],
-        checkpoint_seconds=settings["checkpoint_seconds"],
-        callbacks=callbacks,
-        log=log,
-    )
-    record(model, history, run, outputs, started, device, log)
-
-
-def code_record(backend: str) -> dict:
-    """Which code trains a run (nnstudy.train.identity), as metrics.json records it."""
-    return {"identity": identity.code_identity(backend), "commit": identity.git_commit(identity.PACKAGE)}
-
-
-def record(model, history: list[dict], run: dict, outputs: dict, started: float, device: dict, log) -> None:
-    """Write a trained run's model, metrics.json and the two curve plots; `started`: the job's perf_counter().
-
-    `run`: run, part, label, seed, hyperparameters and code."""
-    from nnstudy import plots
-
-    faults.write_atomically(outputs["model"], model.save)  # a model file is whole or absent (a full disk)
-    document = {
-        **run,
-        "history": history,
-        "summary": metrics.summarize(history),
-        "parameters": model.count_params(),
-        "job_seconds": time.perf_counter() - started,
-        "device": device,
-        "versions": runtime.versions(),
+    data = load(runs[0].part, first, inputs)
+    device = runtime.configure(options["threads"], first["deterministic"], first["precision"], log)
+    environment = identity.environment(first["backend"], device["type"])
+    codes = {
+        run.folder: identity.current(
+            run.settings,
+            environment,
+            Path(options["resume_dir"]) / "identity",
+            lambda run=run: probe(run.settings, inputs),
+            log,
+        )
+        for run in runs
     }
-    metrics.write(outputs["metrics"], document)
-    plots.learning_curves(history, "cost", f"{run['label']}: cost", outputs["costs"])
-    plots.learning_curves(history, "accuracy", f"{run['label']}: accuracy", outputs["accuracies"])
-    summary = document["summary"]
-    log(
-        f"done: max test accuracy {summary['max_test_accuracy']:.4f} "
-        f"(epoch {summary['best_epoch']}), {summary['seconds_per_epoch']:.2f} s/epoch"
-    )
+    what = "images" if runs[0].part == "part_a" else "documents"
+    sizes = f"on {len(data.split.y_train)} {what}, testing on {len(data.split.y_test)}"
+    if first["engine"] == "scan":
+        trained = _train_pack(runs, data, codes, options, log, sizes)
+    else:
+        trained = [_train_one(runs[0], data, codes[runs[0].folder], options, log, sizes)]
+    commit = identity.git_commit(identity.PACKAGE)
+    for run, (model, history, hyperparameters, run_log) in zip(runs, trained):
+        code = codes[run.folder] | {"identity": codes[run.folder]["source"], "commit": commit}
+        record(run, model, history, hyperparameters, code, device, time.perf_counter() - started, run_log)
 
 
-def _engine(settings: dict) -> dict:
-    """What trains a run besides its hyper-parameters; part of its resume fingerprint."""
-    return {"backend": settings["backend"], "precision": settings["precision"]}
+# ---- data and models -----------------------------------------------------------------
 
 
-def load_cifar(train_file, test_file, train_limit=None, test_limit=None, layout=plan.DEFAULT_LAYOUT):
+def load(part: str, settings: dict, inputs: dict) -> Data:
+    """The data of a run with `settings` (its limits and layout) from the job's input files."""
     from nnstudy.train.fit import Split
 
-    x_train, y_train = cifar.load_batch(train_file)
-    x_test, y_test = cifar.load_batch(test_file)
-    return Split(
-        cifar.to_float(cifar.arrange(x_train[:train_limit], layout)),
-        y_train[:train_limit],
-        cifar.to_float(cifar.arrange(x_test[:test_limit], layout)),
-        y_test[:test_limit],
-    )
-
-
-def train_cifar(*, settings, inputs, outputs, state_dir, gpu=None, log=print):
-    """Part A: one CNN on CIFAR-10; `settings`: nnstudy.study.plan.run_settings plus how the job runs."""
-    runtime.prepare(settings["backend"], settings["threads"], settings["deterministic"], gpu, log)
-    split = load_cifar(
-        inputs["train"], inputs["test"], settings["train_limit"], settings["test_limit"], settings["pixel_layout"]
-    )
-    run, build = cifar_run(settings, split)
-    log(f"training {run['label']} on {len(split.y_train)} images, testing on {len(split.y_test)}")
-    _train_and_record(build, split, run, settings, outputs, state_dir, log)
-
-
-def cifar_run(settings: dict, split) -> tuple[dict, object]:
-    """A Part A run's record (part, label, seed, hyperparameters) and the function that builds its model."""
-    from nnstudy.train import fit, models
-
-    optimizer = settings["optimizer"]
-    hyperparameters = {
-        "c1": settings["c1"],
-        "c2": settings["c2"],
-        "optimizer": optimizer,
-        "dropout": settings["dropout"],
-        "learning_rate": settings["learning_rate"],
-        "momentum": settings["momentum"] if optimizer == "momentum" else None,
-        "batch_size": settings["batch_size"],
-        "epochs": settings["epochs"],
-        "train_size": len(split.y_train),
-        "test_size": len(split.y_test),
-        **_engine(settings),
-    }
-    if settings["pixel_layout"] != plan.DEFAULT_LAYOUT:  # recorded where not the default, as in the run's name
-        hyperparameters["pixel_layout"] = settings["pixel_layout"]
-
-    def build():
-        opt = models.optimizer(optimizer, settings["learning_rate"], settings["momentum"])
-        return fit.compile_model(models.cifar_cnn(settings["c1"], settings["c2"], settings["dropout"]), opt)
-
-    label = plan.run_label(settings)
-    return {"part": "A", "label": label, "seed": settings["seed"], "hyperparameters": hyperparameters}, build
-
-
-def feature_maps(
-    *, model_file, test_file, meta_file, index, output, backend="tensorflow", layout=plan.DEFAULT_LAYOUT, log=print
-):
-    """A1b: test image `index` (1-based) and its C1, S1, C2, S2 maps, on the A1 model's backend; the image as
-    the network saw it in the run's pixel layout (the course's shows scrambled planes, and says so)."""
-    runtime.prepare(backend)
-    import keras
-
-    from nnstudy import plots
-
-    model = keras.models.load_model(model_file)
-    images, labels = cifar.load_batch(test_file)
-    image = cifar.to_float(cifar.arrange(images[index - 1 : index], layout))
-    names = ["C1", "S1", "C2", "S2"]
-    probe = keras.Model(model.inputs, [model.get_layer(name).output for name in names])
-    maps = {name: layer[0] for name, layer in zip(names, probe.predict(image, verbose=0))}
-    label = cifar.load_label_names(meta_file)[labels[index - 1]]
-    seen = "" if layout == plan.DEFAULT_LAYOUT else f" ({layout} pixel layout: the input as the network saw it)"
-    plots.feature_maps(image[0], maps, f"test image {index}: {label}{seen}", output)
-    log(f"wrote {output}")
-
-
-def prepare_text(*, train_csv, test_csv, length, min_count, max_vocabulary, outputs, log=print):
-    """Read both CSVs once; save char ids, word ids, labels and the vocabulary."""
-    train = text.read_csv(train_csv)
-    test = text.read_csv(test_csv)
-    mapping = text.label_mapping(train.labels)
-    vocabulary = text.build_vocabulary(train.texts, min_count, max_vocabulary)
-    for level, encode in (
-        ("char", lambda texts: text.char_ids(texts, length)),
-        ("word", lambda texts: text.word_ids(texts, vocabulary, length)),
-    ):
-        np.savez_compressed(
-            outputs[level],
-            x_train=encode(train.texts),
-            y_train=text.encode_labels(train.labels, mapping, str(train_csv)),
-            x_test=encode(test.texts),
-            y_test=text.encode_labels(test.labels, mapping, str(test_csv)),
-        )
-    known = set(vocabulary)
-    unknown = sum(word not in known for t in test.texts for word in text.tokenize(t))
-    info = {
-        "labels": {str(label): index for label, index in mapping.items()},
-        "num_classes": len(mapping),
-        "length": length,
-        "char_vocabulary_size": text.CHAR_VOCAB_SIZE,
-        "vocabulary": vocabulary,
-        "train_documents": len(train.labels),
-        "test_documents": len(test.labels),
-        "test_unknown_words": unknown,
-    }
-    Path(outputs["vocabulary"]).write_text(json.dumps(info, indent=1) + "\n")
-    log(
-        f"{len(train.labels)} training and {len(test.labels)} test documents, "
-        f"{len(mapping)} classes, {len(vocabulary)} words in the vocabulary"
-    )
-
-
-def train_text(*, settings, inputs, outputs, state_dir, gpu=None, log=print):
-    """Part B: one text classifier; `settings`: nnstudy.study.plan.run_settings plus how the job runs."""
-    runtime.prepare(settings["backend"], settings["threads"], settings["deterministic"], gpu, log)
-    from nnstudy.train import fit, models
-
-    arrays = np.load(inputs["ids"])
-    info = json.loads(Path(inputs["vocabulary"]).read_text())
     train_limit, test_limit = settings["train_limit"], settings["test_limit"]
-    split = fit.Split(
+    if part == "part_a":
+        x_train, y_train = cifar.load_batch(inputs["train"])
+        x_test, y_test = cifar.load_batch(inputs["test"])
+        layout = settings["pixel_layout"]
+        return Data(
+            Split(
+                cifar.to_float(cifar.arrange(x_train[:train_limit], layout)),
+                y_train[:train_limit],
+                cifar.to_float(cifar.arrange(x_test[:test_limit], layout)),
+                y_test[:test_limit],
+            ),
+            {},
+        )
+    arrays = np.load(inputs["ids"])
+    vocabulary = json.loads(Path(inputs["vocabulary"]).read_text())
+    word = settings["level"] == "word"
+    info = {
+        "num_classes": vocabulary["num_classes"],
+        "vocabulary_size": len(vocabulary["vocabulary"]) if word else vocabulary["char_vocabulary_size"],
+        "length": vocabulary["length"],
+    }
+    split = Split(
         arrays["x_train"][:train_limit],
         arrays["y_train"][:train_limit],
         arrays["x_test"][:test_limit],
         arrays["y_test"][:test_limit],
     )
-    level, architecture, clip = settings["level"], settings["architecture"], settings["clip"]
-    vocab_size = len(info["vocabulary"]) if level == "word" else info["char_vocabulary_size"]
-    clip_mode = settings["clip_mode"] if clip else None
-    if settings["mask_padding"] and (level != "word" or architecture == "cnn"):
-        raise StudyError(f"padding can be masked for word-level recurrent models only, not {level} {architecture}")
-    hyperparameters = {
-        "level": level,
-        "architecture": architecture,
-        "layers": settings["num_layers"],
-        "dropout": settings["dropout"],
-        "clip_mode": clip_mode,
-        "clip_threshold": clip,
-        "mask_padding": settings["mask_padding"],
-        "optimizer": settings["optimizer"],
-        "learning_rate": settings["learning_rate"],
-        "batch_size": settings["batch_size"],
-        "epochs": settings["epochs"],
-        "vocabulary_size": vocab_size,
-        "length": info["length"],
-        "train_size": len(split.y_train),
-        "test_size": len(split.y_test),
-        **_engine(settings),
-    }
-    label = plan.run_label(settings)
-    log(f"training {label} on {len(split.y_train)} documents, testing on {len(split.y_test)}")
+    return Data(split, info)
 
-    def build():
-        model = models.text_classifier(
-            level,
-            architecture,
-            info["num_classes"],
-            vocab_size,
-            info["length"],
-            settings["num_layers"],
-            settings["dropout"],
-            settings["mask_padding"],
+
+def build(settings: dict, info: dict):
+    """The compiled model of a run with `settings`, as the spec describes it (nnstudy.train.models)."""
+    from nnstudy.train import fit, models
+
+    if "c1" in settings:
+        model = models.cifar_cnn(settings["c1"], settings["c2"], settings["dropout"])
+        optimizer = models.optimizer(settings["optimizer"], settings["learning_rate"], settings["momentum"] or 0.0)
+        return fit.compile_model(model, optimizer)
+    model = models.text_classifier(
+        settings["level"],
+        settings["architecture"],
+        info["num_classes"],
+        info["vocabulary_size"],
+        info["length"],
+        settings["layers"],
+        settings["dropout"],
+        settings["mask_padding"],
+    )
+    optimizer = models.optimizer(
+        settings["optimizer"], settings["learning_rate"], 0.0, settings["clip_mode"], settings["clip_threshold"]
+    )
+    return fit.compile_model(model, optimizer)
+
+
+# The hyper-parameters metrics.json records (and, epochs aside, a resume state's fingerprint holds), per part.
+HYPERPARAMETERS = {
+    "part_a": ("c1", "c2", "optimizer", "dropout", "learning_rate", "momentum", "batch_size", "epochs"),
+    "part_b": (
+        "level", "architecture", "layers", "dropout", "clip_mode", "clip_threshold", "mask_padding", "optimizer",
+        "learning_rate", "batch_size", "epochs",
+    ),
+}  # fmt: skip
+
+
+def hyperparameters(settings: dict, data: Data, matmul_precision: str | None = None) -> dict:
+    """A run's settings as the model trained with them: with the data's sizes; the pixel layout where not the
+    default, and the engine and the matmul precision it ran at on the scan engine."""
+    part = "part_a" if "c1" in settings else "part_b"
+    found = {key: settings[key] for key in HYPERPARAMETERS[part]}
+    if part == "part_b":
+        found |= {"vocabulary_size": data.info["vocabulary_size"], "length": data.info["length"]}
+    found |= {"train_size": len(data.split.y_train), "test_size": len(data.split.y_test)}
+    found |= {"backend": settings["backend"], "precision": settings["precision"]}
+    if part == "part_a" and settings["pixel_layout"] != plan.DEFAULT_LAYOUT:
+        found["pixel_layout"] = settings["pixel_layout"]
+    if settings["engine"] == "scan":
+        found |= {"engine": "scan", "matmul_precision": matmul_precision}
+    return found
+
+
+def _fingerprint(hyperparameters: dict) -> dict:
+    """What a resume state must have been made with: a run's hyper-parameters, epochs aside (more epochs resume)."""
+    return {key: value for key, value in hyperparameters.items() if key != "epochs"}
+
+
+# ---- the engines ----------------------------------------------------------------------
+
+
+def _train_one(run: plan.Run, data: Data, code: dict, options: dict, log, sizes: str):
+    """A run on the fit engine: (model, history, hyper-parameters, log)."""
+    from nnstudy.train import fit
+
+    log(f"training {run.label} {sizes}")
+    settings = run.settings
+    found = hyperparameters(settings, data)
+    callbacks = []
+    if options.get("tensorboard"):
+        import keras
+
+        if importlib.util.find_spec("tensorboard") is None:
+            raise StudyError("training.tensorboard needs the tensorboard package: pip install -e '.[tensorboard]'")
+        folder = f"logs/tensorboard/{run.name}"
+        # Epoch scalars only: graphs and profiles would cost time on every run.
+        callbacks.append(keras.callbacks.TensorBoard(folder, write_graph=False, profile_batch=0))
+        log(f"TensorBoard scalars in {folder}")
+    model, history = fit.train(
+        lambda: build(settings, data.info),
+        data.split,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        seed=run.seed,
+        state_dir=run.state_dir(options["resume_dir"]),
+        fingerprint=_fingerprint(found),
+        code=code,
+        checkpoint_seconds=options["checkpoint_seconds"],
+        callbacks=callbacks,
+        log=log,
+    )
+    return model, history, found, log
+
+
+def _train_pack(runs: list[plan.Run], data: Data, codes: dict, options: dict, log, sizes: str):
+    """Part A runs on the scan engine, in one compiled program per chunk of epochs: for each run (model,
+    history, hyper-parameters, its log). A pack stopped by its deadline raises scan.DeadlineReached (one line,
+    "stopped at epoch N of M by the deadline; rerun to continue") with every run's state saved at one epoch."""
+    from nnstudy.train import scan
+
+    first = runs[0].settings
+    precision = scan.matmul_precision(first["matmul_precision"])
+    members, found = [], []
+    for run in runs:
+        found.append(hyperparameters(run.settings, data, precision))
+        member_log = _run_log(run.log, log, run.name)
+        member_log(f"training {run.label} {sizes}")
+        members.append(
+            scan.Member(
+                run.name,
+                lambda settings=run.settings: build(settings, data.info),
+                run.seed,
+                Path(run.state_dir(options["resume_dir"])),
+                _fingerprint(found[-1]),
+                member_log,
+                code=codes[run.folder],
+            )
         )
-        opt = models.optimizer(settings["optimizer"], settings["learning_rate"], 0.0, clip_mode, clip)
-        return fit.compile_model(model, opt)
+    log(f"training {len(members)} runs as one pack in chunks of {options['chunk_epochs']} epochs, "
+        f"matmul precision {precision}")  # fmt: skip
+    trained = scan.train_pack(
+        members,
+        data.split,
+        epochs=first["epochs"],
+        batch_size=first["batch_size"],
+        chunk_epochs=options["chunk_epochs"],
+        manifest=Path(options["manifest"]),
+        deadline=deadline_time(options.get("deadline"), time.time()),
+        matmul_precision=first["matmul_precision"],
+        log=log,
+    )
+    return [(model, history, hyper, member.log) for (model, history), hyper, member in zip(trained, found, members)]
 
-    run = {"part": "B", "label": label, "seed": settings["seed"], "hyperparameters": hyperparameters}
-    _train_and_record(build, split, run, settings, outputs, state_dir, log)
+
+def deadline_time(value, now: float) -> float | None:
+    """`training.deadline` as a `time.time()` value: none, minutes after `now`, or an ISO 8601 wall-clock time."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return now + 60.0 * value
+    try:
+        return datetime.fromisoformat(str(value)).timestamp()
+    except ValueError:
+        raise StudyError(f"training.deadline: {value!r} is neither minutes nor an ISO 8601 time") from None
+
+
+def _run_log(path, pack_log, name: str):
+    """A pack run's own log (a file, emptied at the start of the job, in the job log's format), or the pack's."""
+    if path is None:
+        return lambda message: pack_log(f"{name}: {message}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+
+    def log(message: str) -> None:
+        with path.open("a") as handle:
+            handle.write(f"[{time.strftime('%H:%M:%S')}] {message}\n")
+
+    return log
+
+
+def probe(settings: dict, inputs: dict) -> list[float]:
+    """What today's code computes for a run's kind (nnstudy.train.identity): its train and test losses and the
+    sum of |w| of each variable after PROBE's epochs on a few examples of the run's data, on the run's engine."""
+    from nnstudy.train import fit, scan
+
+    small = settings | PROBE | {"train_limit": 2 * settings["batch_size"] + 3}
+    small |= PROBE_CHANNELS if "c1" in settings else {}
+    data = load("part_a" if "c1" in settings else "part_b", small, inputs)
+    quiet = lambda message: None  # noqa: E731
+    with tempfile.TemporaryDirectory(prefix="nnstudy-probe-") as folder:
+        found = _fingerprint(hyperparameters(small, data, small["matmul_precision"]))
+        if small["engine"] == "scan":
+            member = scan.Member("probe", lambda: build(small, data.info), small["seed"], Path(folder), found, quiet)
+            common = {"epochs": small["epochs"], "batch_size": small["batch_size"], "chunk_epochs": small["epochs"]}
+            [(model, history)] = scan.train_pack(
+                [member], data.split, **common, manifest=Path(folder) / "manifest.json",
+                matmul_precision=small["matmul_precision"], log=quiet,
+            )  # fmt: skip
+        else:
+            model, history = fit.train(
+                lambda: build(small, data.info), data.split, epochs=small["epochs"],
+                batch_size=small["batch_size"], seed=small["seed"], state_dir=folder, fingerprint=found, log=quiet,
+            )  # fmt: skip
+    import keras
+
+    losses = [entry[key] for entry in history for key in ("train_loss", "test_loss")]
+    return losses + [float(np.abs(keras.ops.convert_to_numpy(v)).sum()) for v in model.trainable_variables]
+
+
+# ---- outputs -------------------------------------------------------------------------
+
+
+def record(run: plan.Run, model, history, found: dict, code: dict, device: dict, job_seconds: float, log) -> None:
+    """Write a trained run's model, metrics.json and the two curve plots."""
+    from nnstudy import plots
+
+    Path(run.folder).mkdir(parents=True, exist_ok=True)
+    faults.write_atomically(run.model_file, model.save)  # a model file is whole or absent (a full disk)
+    document = {
+        "run": run.name,
+        "part": "A" if run.part == "part_a" else "B",
+        "label": run.label,
+        "seed": run.seed,
+        "settings": run.settings,
+        "hyperparameters": found,
+        "code": code,
+        "history": history,
+        "summary": metrics.summarize(history),
+        "parameters": model.count_params(),
+        "job_seconds": job_seconds,
+        "device": device,
+        "versions": runtime.versions(),
+    }
+    metrics.write(run.metrics, document)
+    for plot, path in run.curves.items():
+        plots.learning_curves(history, plot, f"{run.label}: {plot}", path)
+    summary = document["summary"]
+    log(
+        f"done: max test accuracy {summary['max_test_accuracy']:.4f} "
+        f"(epoch {summary['best_epoch']}), {summary['seconds_per_epoch']:.2f} s/epoch"
+    )

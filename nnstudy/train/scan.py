@@ -44,6 +44,7 @@ import numpy as np
 from nnstudy import faults, metrics
 from nnstudy.errors import StudyError
 from nnstudy.train import fit
+from nnstudy.train.state import ResumeState
 
 # The config's names for the precision of float32 matrix products and
 # convolutions, and JAX's. On recent NVIDIA GPUs JAX's default is TF32.
@@ -68,8 +69,9 @@ class Member:
     state_dir: Path
     fingerprint: dict  # JSON-able settings of the run, epochs aside
     log: Callable[[str], None] = print
+    code: dict | None = None  # nnstudy.train.identity.current
     # Set by train_pack:
-    state: fit.ResumeState | None = None
+    state: ResumeState | None = None
     model: object = None
     history: list[dict] = field(default_factory=list)
     model_file: str | None = None
@@ -175,32 +177,6 @@ def _pack_program(models: list, train_size: int, test_size: int, batch_size: int
     return jax.jit(chunk)
 
 
-def _restore(member: Member, entry: dict | None, epochs: int) -> tuple:
-    """(model, history, model file) at the manifest's epoch of `member`, or (None, [], None) to start afresh."""
-    import keras
-
-    state = member.state
-    if entry is None:
-        reason = "no pack manifest names it" if state.history_file.is_file() else None
-    else:
-        try:
-            saved = json.loads(state.history_file.read_text())
-            epoch, model_file = int(entry["epoch"]), str(entry["model_file"])
-            history = list(saved["history"])[:epoch]
-            if saved.get("code", state.code) != state.code:
-                reason = "the training code changed"
-            elif saved.get("fingerprint") == state.fingerprint and len(history) == epoch <= epochs:
-                return keras.models.load_model(state.directory / model_file), history, model_file
-            else:
-                reason = "settings or data changed"
-        except Exception as err:  # noqa: BLE001  a truncated or foreign file: json and Keras raise many kinds
-            reason = f"unreadable state ({type(err).__name__})"
-    if reason is not None:
-        member.log(f"discarding resume state in {state.directory}: {reason}; starting from epoch 1")
-        state.clear()
-    return None, [], None
-
-
 def _checkpoint(trained: list[Member], members: list[Member], manifest: Path) -> None:
     """The state of every member just trained, then the manifest naming all, then old model files go."""
     for member in trained:
@@ -213,8 +189,9 @@ def _checkpoint(trained: list[Member], members: list[Member], manifest: Path) ->
         member.state.prune(member.model_file)
 
 
-def _start(members: list[Member], data: fit.Split, epochs: int, manifest: Path, code: str | None) -> None:
-    """Each member resumed from the manifest or built afresh, ready for the stateless steps."""
+def _start(members: list[Member], data: fit.Split, epochs: int, manifest: Path) -> None:
+    """Each member resumed from the manifest (a member it does not name saved after the pack's last complete
+    checkpoint: it starts afresh) or built afresh, ready for the stateless steps."""
     import keras
 
     try:
@@ -223,18 +200,16 @@ def _start(members: list[Member], data: fit.Split, epochs: int, manifest: Path, 
         saved = {}
     digest = data.digest()
     for member in members:
-        member.state = fit.ResumeState(member.state_dir, member.fingerprint | {"data": digest}, code)
-        member.model, member.history, member.model_file = _restore(member, saved.get(member.name), epochs)
+        member.state = ResumeState(member.state_dir, member.fingerprint | {"data": digest}, member.code)
+        entry = saved.get(member.name)
+        if entry is None:
+            member.model, member.history = member.state.discard("no pack manifest names it", member.log)
+        else:
+            member.model, member.history = member.state.load(epochs, member.log, at=entry)
+        member.model_file = entry["model_file"] if member.model is not None else None
         if member.model is None:
             keras.utils.set_random_seed(member.seed)
             member.model = member.build()
-        elif len(member.history) == epochs:
-            member.log(
-                f"all {epochs} epochs are in the resume state {member.state_dir}: writing the outputs from it "
-                "(delete it to train afresh)"
-            )
-        else:
-            member.log(f"resuming after epoch {len(member.history)} of {epochs} from {member.state_dir}")
         # Builds the compiled loss, metrics and optimizer, as fit does before its first step.
         member.model._symbolic_build(data_batch=(data.x_train[:1], data.y_train[:1]))
         member.model.reset_metrics()
@@ -250,19 +225,18 @@ def train_pack(
     manifest: Path,
     deadline: float | None = None,
     matmul_precision: str = "float32",
-    code: str | None = None,
     log=print,
 ) -> list[tuple]:
     """Train every member for `epochs` on `data`, resuming from the last complete pack checkpoint.
 
     Members train together in chunks of `chunk_epochs`, saving after each. `deadline` (a `time.time()`
     value): no chunk starts that the last one's pace says would end after it; the pack then raises
-    `DeadlineReached`, its state saved. `code`: nnstudy.train.identity's. Returns (model, history) per member.
+    `DeadlineReached`, its state saved. Returns (model, history) per member.
     """
     import jax
 
     manifest = Path(manifest)
-    _start(members, data, epochs, manifest, code)
+    _start(members, data, epochs, manifest)
     arrays = jax.device_put((data.x_train, data.y_train, data.x_test, data.y_test))
     programs, pace = {}, 0.0
     # A stop signal (SLURM, Ctrl-C) waits for the running chunk and its checkpoint.
