@@ -53,7 +53,10 @@ def cifar10_file(name):
     return str(Path(folder) / name)
 
 
-CIFAR10 = {"train": cifar10_file("data_batch_1"), "test": cifar10_file("test_batch_trim")}
+CIFAR10 = {
+    "train": cifar10_file("data_batch_1"),
+    "test": cifar10_file("test_batch_trim"),
+}
 TEXT_DATA = {
     "ids": "results/part_b/data/{level}_ids.npz",
     "vocabulary": "results/part_b/data/vocabulary.json",
@@ -79,7 +82,10 @@ def training_job(patterns, pack=None):
 
     def job(wildcards, output):
         runs = [plan.run(STUDY, pattern.format(**wildcards)) for pattern in patterns]
-        found = {"runs": [vars(run) for run in runs], "engine": runs[0].settings["engine"]}
+        found = {
+            "runs": [vars(run) for run in runs],
+            "engine": runs[0].settings["engine"],
+        }
         if pack is not None:
             manifest = pack.manifest(TRAINING["resume_dir"]).format(**wildcards)
             found |= {"engine": pack.engine, "manifest": manifest}
@@ -90,7 +96,8 @@ def training_job(patterns, pack=None):
 
 def settings_changes(patterns):
     """An input function: for each run of the job trained with other settings than the config's, a file that
-    the settings_changed rule writes, so that Snakemake trains it again (nnstudy.study.plan.Run.changes)."""
+    the settings_changed rule writes, so that Snakemake trains it again (nnstudy.study.plan.Run.changes).
+    """
 
     def files(wildcards):
         found = []

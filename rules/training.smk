@@ -54,7 +54,7 @@ for pack in STUDY_PACKS:
 
     rule:
         name:
-            f"train_{pack.name.replace('/', '_')}"
+            pack.rule
         input:
             sorted({path for run in pack.runs for path in run_data(run)}),
             changed=settings_changes(pack.runs),
@@ -78,8 +78,8 @@ for pack in STUDY_PACKS:
         script:
             "../scripts/train.py"
 
-    workflow.ruleorder(f"train_{pack.name.replace('/', '_')}", "train_cifar")
-    workflow.ruleorder(f"train_{pack.name.replace('/', '_')}", "train_text")
+    workflow.ruleorder(pack.rule, "train_cifar")
+    workflow.ruleorder(pack.rule, "train_text")
 
 
 rule settings_changed:
@@ -90,6 +90,8 @@ rule settings_changed:
     wildcard_constraints:
         folder=r"results/part_[ab]/runs/[^/]+",
     localrule: True
+    conda:
+        "../envs/study.yaml"
     params:
         changes=lambda wildcards: plan.changes_of(plan.run(STUDY, wildcards.folder)),
     message:

@@ -43,6 +43,11 @@ class Pack:
     engine: str
 
     @property
+    def rule(self) -> str:
+        """Its training rule's name (rules/training.smk)."""
+        return "train_" + self.name.replace("/", "_")
+
+    @property
     def log(self) -> str:
         return f"logs/{self.name}.log"
 
