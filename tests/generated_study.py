@@ -183,7 +183,7 @@ def build_study(root: Path, curve_plots: dict, relabel: dict | None = None) -> l
     (root / "results/tables").mkdir(parents=True)
     # The table rule: each question's runs, as rules/report.smk declares them.
     optimum = tables.optimum_pair(optimum_json)
-    for question in questions.TABLED:
+    for question in (key for key in questions.TABLED if key in CONFIG["questions"]):
         question_files = [root / f"{run}/metrics.json" for run in plan.question_runs(question, CONFIG, optimum)]
         outputs = {ext: root / f"results/tables/{question}.{ext}" for ext in ("csv", "md", "html")}
         tables.write_table(question, question_files, CONFIG, optimum_json, outputs, log=lambda m: None)

@@ -97,14 +97,14 @@ def test_invalid_config_is_one_clear_line(workflow, tmp_path, override, message)
 
 def test_valid_config_plans_the_whole_study(workflow):
     result = snakemake(workflow, "-n", "--config", "preset=smoke", f"cifar10_dir={CIFAR_DIR}")
-    assert re.search(r"^train_cifar\s+25$", result.stdout, re.M)
-    assert re.search(r"^train_text\s+21$", result.stdout, re.M)
+    assert re.search(r"^train_cifar\s+26$", result.stdout, re.M)  # A1 and the grid, and A1 on the course's layout
+    assert re.search(r"^train_text\s+23$", result.stdout, re.M)  # B5, B6, masking, GRUs clipped by global norm
 
 
 def test_command_line_values_are_typed_like_the_config(workflow):
     """--config hands list items over as text and an empty value as None."""
     result = snakemake(workflow, "-n", "--config", "preset=smoke", f"cifar10_dir={CIFAR_DIR}", "seeds=[1, 2]")
-    assert re.search(r"^train_cifar\s+50$", result.stdout, re.M)
+    assert re.search(r"^train_cifar\s+52$", result.stdout, re.M)
     result = snakemake(workflow, "-n", "--config", "preset=smoke", "cifar10_dir=")
     assert re.search(r"^download_cifar10\s+1$", result.stdout, re.M)
     result = snakemake(
@@ -126,7 +126,7 @@ def test_a_preset_replacing_a_users_value_says_so(workflow, tmp_path):
 def test_part_b_study_needs_no_cifar(workflow):
     """parts: [part_b] plans the text study and its report; CIFAR-10 is neither read nor downloaded."""
     result = snakemake(workflow, "-n", "--config", "preset=smoke", "parts=[part_b]", "cifar10_dir=/nonexistent")
-    assert re.search(r"^train_text\s+21$", result.stdout, re.M)
+    assert re.search(r"^train_text\s+23$", result.stdout, re.M)
     assert re.search(r"^html_report\s+1$", result.stdout, re.M)
     assert not re.search(r"^(train_cifar|download_cifar10|select_optimum|feature_maps)\s", result.stdout, re.M)
     assert "padding-masked" in result.stdout

@@ -66,6 +66,14 @@ def duration(value) -> str:
     return f"{hours} h {minutes} min"
 
 
+def share(value) -> str:
+    """A share of a whole: 0 → "0 %" (exactly none), 0.0004 → "0.04 %", 0.8731 → "87.3 %"."""
+    if _missing(value):
+        return MISSING
+    percent = 100 * float(value)
+    return "0 %" if percent == 0 else f"{percent:.3g} %"
+
+
 def p_value(p) -> str:
     """A p-value to two significant digits, "<0.001" below that."""
     if _missing(p):

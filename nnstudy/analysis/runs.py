@@ -57,6 +57,8 @@ def runs_frame(documents: dict[str, dict]) -> pd.DataFrame:
                 "part": document["part"],
                 "label": document["label"],
                 "seed": document["seed"],
+                # recorded where not the default, as in the run's name
+                **({"pixel_layout": plan.DEFAULT_LAYOUT} if document["part"] == "A" else {}),
                 **document["hyperparameters"],
                 **document["summary"],
                 "parameters": document["parameters"],

@@ -213,9 +213,18 @@ def verdicts(key: str, runs: pd.DataFrame, statistics=VERDICT_STATISTICS, digits
     frame["resolved"] = frame["p_holm"] < ALPHA
     records = frame.to_dict("records")
     frame["sentence"] = [
-        _sentence(comparison, row, labels, row["statistic"], digits) for row, (comparison, labels) in zip(records, said)
+        _sentence(comparison, row, labels, row["statistic"], digits) + _never_clipped(runs, comparison, places)
+        for row, (comparison, labels) in zip(records, said)
     ]
     return frame
+
+
+def _never_clipped(runs: pd.DataFrame, comparison, places) -> str:
+    """What a verdict adds when its clipped side's clip acted on no update in any seed: no clipping result."""
+    side, _ = _side(runs, comparison.a, places)
+    if "clip_rate" not in side or side["clip_threshold"].isna().all() or not (side["clip_rate"] == 0).all():
+        return ""
+    return " (but the clip never acted: its runs trained as unclipped ones, so this is no clipping result)"
 
 
 def to_explain(difference, reference, low, high, seeds, band: float = EXPLAIN_ABOVE) -> bool:

@@ -99,9 +99,45 @@ def b5_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def b6_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """B6: the recurrent variants for char and word input, the GRU as baseline."""
+    """B6: the recurrent variants for char and word input, the GRU as baseline; where the clip acted."""
     table = summary(runs, ["variant", "level"], [*ACCURACIES, "seconds_per_epoch"])
-    return display(table, ["variant", "level"], {"seconds_per_epoch": "s / epoch"})
+    return _with_clip_rates(
+        display(table, ["variant", "level"], {"seconds_per_epoch": "s / epoch"}), runs, ["variant", "level"]
+    )
+
+
+def layout_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """The pixel layout ablation: A1 on images, then on the course's layout."""
+    return display(summary(runs, ["layout"], ACCURACIES), ["layout"])
+
+
+def clipping_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """The clipping ablation: each GRU unclipped, clipped by value and by global norm; where the clip acted."""
+    keys = ["model", "clipping"]
+    return _with_clip_rates(display(summary(runs, keys, ACCURACIES), keys), runs, keys)
+
+
+CLIP_ACTED = "clip acted"
+
+
+def clip_rates(runs: pd.DataFrame, keys: list[str]) -> list:
+    """Per configuration (`keys` group, first-seen order) the share of updates its clip acted on, mean over seeds;
+    NaN without clipping. A run that predates clip rates has none (NaN too)."""
+    rates = runs["clip_rate"] if "clip_rate" in runs else pd.Series(float("nan"), index=runs.index)
+    return list(rates.groupby([runs[key] for key in keys], sort=False).mean())
+
+
+def _with_clip_rates(table: pd.DataFrame, runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """A table (one row per `keys` configuration, in the runs' order) with where its clipped rows' clip acted:
+    "never" for a clip that acted on no update (those runs trained as unclipped ones), "–" without clipping."""
+    groups = [runs[key] for key in keys]
+    threshold = runs["clip_threshold"] if "clip_threshold" in runs else pd.Series(float("nan"), index=runs.index)
+    clipped = threshold.groupby(groups, sort=False).max().notna().tolist()
+    shown = [
+        ("never" if rate == 0 else formats.share(rate)) if was_clipped else formats.MISSING
+        for rate, was_clipped in zip(clip_rates(runs, keys), clipped)
+    ]
+    return table.assign(**{CLIP_ACTED: shown})[[*table.columns[:-1], CLIP_ACTED, table.columns[-1]]]
 
 
 def masking_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -136,7 +172,15 @@ def masking_gains(runs: pd.DataFrame) -> dict:
     }
 
 
-TABLES = {"a2": a2_table, "a4": a4_table, "b5": b5_table, "b6": b6_table, "masking": masking_table}
+TABLES = {
+    "a2": a2_table,
+    "a4": a4_table,
+    "b5": b5_table,
+    "b6": b6_table,
+    "masking": masking_table,
+    "layout": layout_table,
+    "clipping": clipping_table,
+}
 # The questions whose comparisons (questions.COMPARISONS) have verdicts, in the study's order.
 VERDICTS = [key for key in questions.QUESTIONS if any(c.question == key for c in questions.COMPARISONS)]
 

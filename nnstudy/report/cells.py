@@ -22,7 +22,8 @@ _TITLES = tables.ACCURACIES | tables.TIMES
 # The all-runs table: {all_runs.csv column: title}; `padding` is made from mask_padding.
 ALL_RUNS = {
     "part": "part", "label": "run", "padding": "padding", "seed": "seed", "c1": "c1", "c2": "c2",
-    "optimizer": "optimizer", "dropout": "dropout", "clip_threshold": "clip", "max_test_accuracy": "max test acc",
+    "pixel_layout": "pixel layout", "optimizer": "optimizer", "dropout": "dropout", "clip_mode": "clip",
+    "clip_threshold": "clip at", "clip_rate": "clip acted", "max_test_accuracy": "max test acc",
     "final_test_accuracy": "final-epoch test acc", "mean_test_accuracy": "mean test acc", "best_epoch": "best epoch",
     "epochs_run": "epochs", "parameters": "parameters", "train_seconds": "training time (s)",
     "job_seconds": "job time (s)",
@@ -154,10 +155,11 @@ def verdicts(path) -> dict[str, dict]:
 
 def all_runs(runs: pd.DataFrame) -> dict:
     """Every run, one row each: its settings, accuracies to four places, times in seconds."""
-    shown = runs.assign(padding=runs["mask_padding"].map({True: "masked", False: "unmasked"}))
+    shown = runs
+    if "mask_padding" in runs:  # a study without Part B has none
+        shown = runs.assign(padding=runs["mask_padding"].map({True: "masked", False: "unmasked"}))
     shown = shown.reindex(columns=list(ALL_RUNS)).dropna(axis=1, how="all")  # a one-part study: no other part's
-    number = {"train_seconds": formats.seconds, "job_seconds": formats.seconds} | dict.fromkeys(
-        [column for column in ALL_RUNS if column.endswith("_accuracy")], formats.accuracy
-    )
+    number = {"train_seconds": formats.seconds, "job_seconds": formats.seconds, "clip_rate": formats.share}
+    number |= dict.fromkeys([column for column in ALL_RUNS if column.endswith("_accuracy")], formats.accuracy)
     rows = [[cell(number.get(column, _text)(value)) for column, value in row.items()] for _, row in shown.iterrows()]
     return table([ALL_RUNS[column] for column in shown.columns], rows)

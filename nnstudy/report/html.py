@@ -132,7 +132,7 @@ def _part_a(runs, part_a, chosen, optimum, comparisons, feature_maps, plots) -> 
         "optimum": {"c1": pair[0], "c2": pair[1], "source": str(optimum.get("source", ""))} if pair else None,
         "curves_a": {
             key: gallery(study_runs.question_runs(key, runs, part_a, pair), plots, "name" if key == "a3" else "label")
-            for key in ("a1", "a2", "a3")
+            for key in ("a1", "a2", "a3", "layout")
             if key in chosen
         },
     }
@@ -175,6 +175,8 @@ def _part_b(runs, part_b: dict, chosen, plots) -> dict:
         masking = study_runs.question_runs("masking", runs, part_b)
         found["masking"] = {"runs": len(masking)} | tables.masking_gains(masking)
         curves["masking"] = gallery(masking, plots)
+    if "clipping" in chosen:
+        curves["clipping"] = gallery(study_runs.question_runs("clipping", runs, part_b), plots)
     return found
 
 

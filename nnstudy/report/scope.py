@@ -28,7 +28,7 @@ SPANS = {
     "b5": ("B", 1, 5),
     "b6": ("B", 6, 6),
 }
-NAMES = {"masking": "the masking ablation"}
+NAMES = {"masking": "the masking ablation", "layout": "the pixel layout ablation", "clipping": "the clipping ablation"}
 NOT_RUN = "not run: {}"  # the notes' key of why a part is left out
 CHANCE = {"part_a": 0.1, "part_b": 1 / text.NUM_CLASSES}
 # A run whose best epoch stays below twice chance level learnt little beyond guessing
@@ -74,7 +74,7 @@ def coverage(config: dict, notes: dict | None = None) -> list[dict]:
     for part, title in PARTS.items():
         keys = [key for key in (*SPANS, *NAMES) if questions.QUESTIONS[key].part == part]
         run = [key for key in keys if part in config["parts"] and key in config["questions"]]
-        missing = [key for key in keys if key not in run]
+        missing = [key for key in keys if key not in run and key in SPANS]  # the ablations are extras
         left = names(missing)
         several = "–" in left or " and " in left
         key = "parts" if part not in config["parts"] else "questions"
@@ -82,7 +82,7 @@ def coverage(config: dict, notes: dict | None = None) -> list[dict]:
         why = f"the study's config leaves {what} out ({key}: [{', '.join(config[key])}])"
         why = _sentence(notes.get(NOT_RUN.format(part)) or why)
         if not run:
-            rest = f" ({names(keys)}) is not in this study: {why}"
+            rest = f" ({names(missing)}) is not in this study: {why}"
         elif missing:
             rest = f": {names(run)}. {left} {'are' if several else 'is'} not in this study: {why}"
         else:

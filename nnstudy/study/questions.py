@@ -150,6 +150,16 @@ CHAR_WORD = (Value("char", {"level": "char"}, "{value}: {model}"), Value("word",
 PADDINGS = (Value("unmasked", {"mask_padding": False}, "{model}, {value}"),
             Value("masked", {"mask_padding": True}, "{model}, {value}"))  # fmt: skip
 
+# The ablations of what the course's code did: its pixel layout (Part A) and how it clips (B6c).
+LAYOUTS = (Value("images", {"pixel_layout": "images"}, "{model}"),
+           Value("course", {"pixel_layout": "course"}, "{model}, the course's pixel layout"))  # fmt: skip
+CLIPPED_GRUS = tuple(Model(f"{level.capitalize()} GRU", {"level": level, "architecture": "gru",
+                                                         "clip_threshold": Config("clip_threshold")})
+                     for level in ("char", "word"))  # fmt: skip
+NO_CLIPPING = Value("no clipping", {"clip_threshold": None}, "{model}")
+CLIP_MODES = (NO_CLIPPING, Value("by value", {"clip_mode": "value"}, "{model}, clipped by value"),
+              Value("by global norm", {"clip_mode": "global_norm"}, "{model}, clipped by global norm"))  # fmt: skip
+
 # fmt: off
 QUESTIONS = {question.key: question for question in (
     Question("a1", "part_a", "experiment", (A1,)),
@@ -199,6 +209,20 @@ QUESTIONS = {question.key: question for question in (
         "that the last state follows the document's last word. Max and mean test accuracy over epochs; the gain "
         "is masked − unmasked.",
         subcategory="Padding masking ablation",
+    ),
+    Question(
+        "layout", "part_a", "experiment", (A1,), Axis("layout", LAYOUTS, panels=False),
+        table="Pixel layout ablation: the A1 network trained on the 32×32 RGB images (ours) and on what the "
+        "course's code fed it, the raw CIFAR-10 rows reshaped to 32×32×3 as they are (its colour planes "
+        "scrambled). Max, final-epoch and mean test accuracy over epochs.",
+        subcategory="A1 pixel layout ablation",
+    ),
+    Question(
+        "clipping", "part_b", "model", CLIPPED_GRUS, Axis("clipping", CLIP_MODES, panels=False),
+        table="Gradient clipping ablation (B6c): the char and word GRU without clipping, with each gradient "
+        "value clipped to ±{clip_threshold:g} and with all gradients clipped to a joint norm of "
+        "{clip_threshold:g}, with the share of updates in which the clip acted.",
+        subcategory="Gradient clipping ablation",
     ),
     # Every B5 and B6 run by model family, for the accuracy-against-time figure.
     Question(
@@ -267,6 +291,10 @@ COMPARISONS = (
       for v in (B6_BASELINE, *B6_VARIANTS)),
     *(Comparison("a4", {"experiment": m.name}, {"experiment": A2_OPTIMUM.name}, f"{m.name} {{verb}} SGD at that pair")
       for m in A3),
+    Comparison("layout", {"layout": "course"}, {"layout": "images"}, "the course's pixel layout {verb} A1", RAISES),
+    *(Comparison("clipping", {"model": m.name, "clipping": v.name}, {"model": m.name, "clipping": NO_CLIPPING.name},
+                 f"clipping {v.name} {{verb}} the {m.name}", RAISES)
+      for m in CLIPPED_GRUS for v in CLIP_MODES[1:]),
     Comparison("a2", {RANK: 1}, {RANK: 2}, "the best pair {a} {verb} the runner-up {b}"),
 )  # fmt: skip
 
