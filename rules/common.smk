@@ -28,6 +28,10 @@ A1_RUN = plan.part_a_run(
     seed=plan.part_seeds(STUDY, "part_a")[0],
 )
 STUDY_PACKS = packs.study_packs(STUDY)
+# Runs finished under other settings: this invocation trains them again (and a report of the study as it is,
+# `snakemake --report`, shows them as they are): say so once, up front.
+for note in plan.settings_notes(STUDY):
+    print(note, file=sys.stderr)
 
 
 wildcard_constraints:

@@ -35,6 +35,10 @@ def workflow(tmp_path_factory):
             "config error: part_a: Additional properties are not allowed ('epoch' was unexpected)",
         ),
         ({"cifar10_dir": "/nonexistent"}, "config error: cifar10_dir: /nonexistent/data_batch_1 does not exist"),
+        (
+            {"training": {"deadline": "soon"}},
+            "config error: training.deadline: 'soon' is neither minutes nor an ISO 8601 time",
+        ),
         ({"text": {"train_csv": "missing.csv"}}, "config error: text.train_csv: missing.csv does not exist"),
         (
             {"training": {"backend": "torch"}},

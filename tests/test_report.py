@@ -176,11 +176,12 @@ def test_report_after_smoke_run(smoke_run):
     assert set(SECTIONS) <= page.ids
     assert all(attrs["src"].startswith("data:image/png;base64,") for tag, attrs in page.tags if tag == "img")
     runs = pd.read_csv(smoke_run / "results/tables/all_runs.csv")
-    assert len(runs) == 25 + 4 + 16 + 5 and runs["run"].is_unique
+    assert len(runs) == 25 + 4 + 1 + 16 + 5 + 2 and runs["run"].is_unique
     for question in QUESTIONS:
         assert len(pd.read_csv(smoke_run / f"results/tables/{question}_reference.csv")) >= 6
     verdicts = pd.read_csv(smoke_run / "results/tables/verdicts.csv")
-    assert set(verdicts["question"]) == {"a2", "a4", "b5", "b6", "masking"} and (verdicts["n"] == 1).all()
+    assert set(verdicts["question"]) == {"a2", "a4", "b5", "b6", "masking", "layout", "clipping"}
+    assert (verdicts["n"] == 1).all()
     histories = pd.read_csv(smoke_run / "results/tables/histories.csv")
     assert len(histories) == len(runs) * 2 and set(histories["run"]) == set(runs["run"])  # two epochs a run
     for name in (

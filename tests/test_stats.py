@@ -87,7 +87,7 @@ def b5():
 
 
 def test_seed_statistics_is_the_student_t_interval(b5):
-    table = stats.seed_statistics(b5, stats.group_columns("b5"))
+    table = stats.seed_statistics(b5, questions.QUESTIONS["b5"].keys)
     assert len(table) == 8 * 3 and list(table.columns[:3]) == ["model", "dropout_label", "statistic"]
     row = table[(table["model"] == "Char CNN") & (table["dropout_label"] == "with dropout")].set_index("statistic")
     best = row.loc["max_test_accuracy"]

@@ -53,7 +53,7 @@ def test_smoke_study_produces_every_output(smoke_run):
     part_b = sorted(runs.glob("*/metrics.json"))
     cnns = [path for path in part_b if "-cnn_" in path.parent.name]
     rnns = [path for path in part_b if path not in cnns]
-    assert (len(part_a), len(cnns), len(rnns)) == (25 + 4, 4, 17)
+    assert (len(part_a), len(cnns), len(rnns)) == (25 + 4 + 1, 4, 17 + 2)  # the ablations: course layout, global norm
     assert_runs(part_a, "jax", "scan")
     assert_runs(cnns, "tensorflow", "fit")
     assert_runs(rnns, "jax", "fit")
@@ -90,11 +90,11 @@ def test_smoke_study_produces_every_output(smoke_run):
     assert masked == [True] * 5
     # Finished runs keep their last state: a retried packed allocation rewrites them from it.
     states = sorted((smoke_run / "resume").rglob("history.json"))
-    assert len(states) == 50
+    assert len(states) == 53
     assert all(len(json.loads(state.read_text())["history"]) == 2 for state in states)
     benchmark = next((smoke_run / "benchmarks").rglob("*.tsv"))
     assert benchmark.read_text().startswith("s\t")
-    assert_clean_logs(smoke_run / "logs", 50)
+    assert_clean_logs(smoke_run / "logs", 53)
 
 
 def assert_clean_logs(folder, runs):
@@ -112,9 +112,9 @@ def assert_clean_logs(folder, runs):
 def test_status_of_a_finished_study(smoke_run):
     result = nnstudy_status(smoke_run, *smoke_run_config())
     rows = status_rows(result.stdout)
-    assert len(rows) == 25 + 4 + 16 + 5
+    assert len(rows) == 25 + 4 + 1 + 16 + 5 + 2
     assert {cells[0] for cells in rows.values()} == {"done"} and {cells[1] for cells in rows.values()} == {"2/2"}
-    assert result.stdout.rstrip().splitlines()[-1] == "50 runs: 50 done."
+    assert result.stdout.rstrip().splitlines()[-1] == "53 runs: 53 done."
 
 
 def test_nothing_left_to_do_after_the_study(smoke_run):
@@ -265,35 +265,66 @@ def test_a_pack_trains_its_runs_side_by_side_and_survives_a_switch(tmp_path):
         assert metrics.read(folder / "metrics.json")["history"] == history
 
 
-def test_a_finished_runs_state_does_not_outlive_a_change_to_its_training_code(tmp_path):
-    """--forcerun writes a finished run from its state while the numeric code is
-    the same; after a change to a model module the run is stale and trains afresh;
-    a change to the report is neither."""
+def test_a_finished_runs_state_outlives_a_refactor_but_not_a_change_to_what_it_computes(tmp_path):
+    """--forcerun writes a finished run from its state while the code computes the same (nnstudy.train.identity):
+    after a comment in the networks' module it still does; after a change to a network the run trains afresh,
+    and its twin of the same kind shows as stale; a change to the report is neither."""
     workflow = copy_workflow(tmp_path / "workflow")
     shutil.copytree(REPO / "nnstudy", workflow / "nnstudy")  # the jobs import the checkout's own package
-    run = "results/part_b/runs/word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1"
+    runs = [
+        f"results/part_b/runs/word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-{seed}" for seed in (1, 2)
+    ]
+    run, twin = runs
     log = workflow / "logs" / f"{run}.log"
-    config = smoke_config("questions=[b5]")
-    snakemake(workflow, "--cores", "1", f"{run}/metrics.json", *config)
+    config = smoke_config("questions=[b5]", "seeds=[1, 2]")
+    snakemake(workflow, "--cores", "1", *(f"{folder}/metrics.json" for folder in runs), *config)
     first = metrics.read(workflow / run / "metrics.json")
-    assert len(first["code"]["identity"]) == 16
+    assert len(first["code"]["source"]) == 16 and first["code"]["behaviour"]
 
     def forcerun():
         snakemake(workflow, "--cores", "1", f"{run}/metrics.json", "--forcerun", f"{run}/metrics.json", *config)
         return log.read_text()
 
-    def state():
-        return status_rows(nnstudy_status(workflow, *config).stdout)[run.rsplit("/", 1)[1]][0]
+    def state(folder):
+        return status_rows(nnstudy_status(workflow, *config).stdout)[folder.rsplit("/", 1)[1]][0]
 
-    assert "all 2 epochs are in the resume state" in forcerun() and state() == "done"
-    with (workflow / "nnstudy/train/models.py").open("a") as module:
-        module.write("\n# a change to the networks' module\n")
-    status = nnstudy_status(workflow, *config).stdout
-    assert state() == "stale (code changed)" and "1 stale (code changed)" in status.splitlines()[-1]
+    assert "all 2 epochs are in the resume state" in forcerun() and state(run) == "done"
+    models = workflow / "nnstudy/train/models.py"
+    models.write_text(models.read_text() + "\n# a comment: another source, the same numbers\n")
+    assert "all 2 epochs are in the resume state" in forcerun() and state(run) == state(twin) == "done"
+    models.write_text(
+        models.read_text().replace("filters: int = 10, window: int = 20", "filters: int = 10, window: int = 19")
+    )
     retrained = forcerun()
-    assert "training code changed since the saved state" in retrained and "] epoch 1/2" in retrained
+    assert "the training code changed since it was saved" in retrained and "] epoch 1/2" in retrained
     second = metrics.read(workflow / run / "metrics.json")
-    assert second["code"]["identity"] != first["code"]["identity"] and state() == "done"
+    assert second["code"]["behaviour"] != first["code"]["behaviour"] and state(run) == "done"
+    status = nnstudy_status(workflow, *config).stdout
+    assert state(twin) == "stale (code changed)" and "1 stale (code changed)" in status.splitlines()[-1]
     with (workflow / "nnstudy/report/html.py").open("a") as module:
         module.write("\n# a change to the report\n")
-    assert state() == "done" and "all 2 epochs are in the resume state" in forcerun()
+    assert state(run) == "done" and "all 2 epochs are in the resume state" in forcerun()
+
+
+def test_a_run_trains_again_for_the_settings_it_is_labelled_with(smoke_run, tmp_path):
+    """A changed setting plans its runs' training jobs, and only those; status says which setting; a table over
+    runs of mixed settings stops with one line; the study's own config leaves nothing to do."""
+    changed = smoke_run_config("part_b={epochs: 3}")
+    plan_text = snakemake(smoke_run, "-n", *changed).stdout
+    assert re.search(r"^train_text\s+23$", plan_text, re.M) and not re.search(r"^train_cifar", plan_text, re.M)
+    assert re.search(r"^settings_changed\s+23$", plan_text, re.M)
+    status = nnstudy_status(smoke_run, *changed).stdout
+    rows = status_rows(status)
+    assert rows["word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1"][0] == "stale (settings: epochs 2 → 3)"
+    assert "23 stale (settings changed)" in status.splitlines()[-1]
+    quick = snakemake(smoke_run, "-n", *smoke_run_config("preset=quick"))
+    assert re.search(r"^train_text\s+23$", quick.stdout, re.M) and "note: 53 finished runs were trained" in quick.stderr
+    mixed = tmp_path / "study"
+    shutil.copytree(smoke_run, mixed, symlinks=True)
+    table = snakemake(
+        mixed, "results/tables/b5.csv", "--cores", "1", "--forcerun", "results/tables/b5.csv",
+        "--allowed-rules", "question_table", *changed, check=False,
+    )  # fmt: skip
+    errors = [line for line in table.stderr.splitlines() if line.startswith("error in rule question_table")]
+    assert table.returncode != 0 and len(errors) == 1 and "trained with other settings than the config's" in errors[0]
+    assert "Nothing to be done" in snakemake(smoke_run, "-n", *smoke_run_config()).stderr

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from nnstudy.analysis import formats
 from nnstudy.errors import StudyError
 from nnstudy.study import plan, questions
 
@@ -48,20 +49,11 @@ VERDICT_STATISTICS = ("max_test_accuracy", "final_test_accuracy")
 LEVEL, ALPHA = 0.95, 0.05
 # |ours − reference| up to this needs no explanation (nnstudy.commands.publish's rule).
 EXPLAIN_ABOVE = 0.03
-# Three decimals: one test document is 1/700 ≈ 0.0014 of an accuracy.
-DIGITS = 3
 SUFFIX = {"max_test_accuracy": "", "final_test_accuracy": " (final epoch)", "mean_test_accuracy": " (mean)"}
 VERDICT_COLUMNS = [
     "question", "comparison", "statistic", "n", "difference", "ci_low", "ci_high", "k", "p", "p_holm",
     "resolved", "unpaired", "sentence",
 ]  # fmt: skip
-
-
-def group_columns(key: str) -> list[str]:
-    """The columns that tell one configuration of a question from another: its
-    keys, and (c1, c2) in Part A, where A2's models are the grid's pairs."""
-    question = questions.QUESTIONS[key]
-    return question.keys + (["c1", "c2"] if question.part == "part_a" else [])
 
 
 def interval(values) -> dict:
@@ -105,7 +97,7 @@ def optimism(runs: pd.DataFrame) -> dict:
     }
 
 
-def optimism_sentence(runs: pd.DataFrame, digits: int = DIGITS, items: str = "test documents") -> str:
+def optimism_sentence(runs: pd.DataFrame, digits: int = formats.DIGITS, items: str = "test documents") -> str:
     """Why the max over epochs is optimistic, with this frame's numbers (`items`: what the test set holds)."""
     o = optimism(runs)
     return (
@@ -186,7 +178,7 @@ def _sentence(comparison, found: dict, labels: tuple[str, str], statistic: str, 
     return text + (f"; left out: {found['unpaired']}" if found["unpaired"] else "")
 
 
-def verdicts(key: str, runs: pd.DataFrame, statistics=VERDICT_STATISTICS, digits: int = DIGITS) -> pd.DataFrame:
+def verdicts(key: str, runs: pd.DataFrame, statistics=VERDICT_STATISTICS, digits: int = formats.DIGITS) -> pd.DataFrame:
     """The verdicts of one question's comparisons (questions.COMPARISONS) on
     its rows (runs.question_runs), one row per comparison and statistic, Holm
     within the question and statistic. A comparison with a side without runs

@@ -41,11 +41,7 @@ class Pack:
     name: str
     runs: tuple[str, ...]
     engine: str
-
-    @property
-    def rule(self) -> str:
-        """Its training rule's name (rules/training.smk)."""
-        return "train_" + self.name.replace("/", "_")
+    rule: str  # its training rule's name (rules/training.smk)
 
     @property
     def log(self) -> str:
@@ -76,8 +72,8 @@ def study_packs(study: dict) -> list[Pack]:
             for entry in questions.entries("a3", part_a)
         ]  # fmt: skip
         found += [
-            Pack("part_a/packs/grid_seed-{seed}", tuple(grid), "scan"),
-            Pack("part_a/packs/a3_c1-{c1}_c2-{c2}_seed-{seed}", tuple(a3), "scan"),
+            Pack("part_a/packs/grid_seed-{seed}", tuple(grid), "scan", "train_cifar_grid"),
+            Pack("part_a/packs/a3_c1-{c1}_c2-{c2}_seed-{seed}", tuple(a3), "scan", "train_cifar_a3"),
         ]
     size = study["cluster"]["runs_per_allocation"]
     if size > 1:
@@ -85,7 +81,10 @@ def study_packs(study: dict) -> list[Pack]:
         runs = plan.training_runs(study, tuple(pinned) if pinned else None)
         runs = [run for run in runs if not (scan and plan.run_wildcards(run)["part"] == "part_a")]
         allocations = packs(runs, lambda run: run_minutes(study, run), size)
-        found += [Pack(f"packs/pack-{index}", tuple(pack), "allocation") for index, pack in enumerate(allocations)]
+        found += [
+            Pack(f"packs/pack-{index}", tuple(pack), "allocation", f"train_pack_{index}")
+            for index, pack in enumerate(allocations)
+        ]
     return found
 
 

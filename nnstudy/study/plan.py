@@ -249,6 +249,22 @@ def _recorded(path: str, modified: int) -> dict | None:
         return None
 
 
+def settings_notes(study: dict, workdir: Path = Path(".")) -> list[str]:
+    """One line on the study's finished runs whose metrics.json records other settings than the config's."""
+    folders, _ = study_runs(study, workdir)
+    changed = {folder: changes_of(run(study, folder), workdir) for folder in folders}
+    changed = {folder: changes for folder, changes in changed.items() if changes}
+    if not changed:
+        return []
+    folder, changes = next(iter(changed.items()))
+    return [
+        f"note: {len(changed)} finished run{'s were' if len(changed) > 1 else ' was'} trained with other settings "
+        f"than this config's (e.g. {folder}: {', '.join(changes)}); snakemake trains "
+        f"{'them' if len(changed) > 1 else 'it'} again, and no table or report is built from "
+        f"{'them' if len(changed) > 1 else 'it'} until then"
+    ]
+
+
 def changes_file(run: Run, resume_dir: str) -> str:
     """What the settings_changed rule writes for a run to train again (rules/training.smk)."""
     return f"{resume_dir}/changes/{run.folder}.json"

@@ -7,6 +7,7 @@ naming the key instead.
 from __future__ import annotations
 
 import copy
+import datetime
 import math
 from pathlib import Path
 
@@ -132,6 +133,13 @@ def resolve(config: dict, schema_file: Path = SCHEMA) -> dict:
         if key in chosen and not needed <= chosen:
             missing = ", ".join(sorted(needed - chosen))
             raise StudyError(f"config error: questions: {key} builds on {missing}: list it too (or leave {key} out)")
+    deadline = effective["training"]["deadline"]
+    if isinstance(deadline, str):
+        try:
+            datetime.datetime.fromisoformat(deadline)
+        except ValueError:
+            message = f"config error: training.deadline: {deadline!r} is neither minutes nor an ISO 8601 time"
+            raise StudyError(message) from None
     backend = effective["training"]["backend"]
     backend = backend if isinstance(backend, str) else backend.get("cifar_cnn", "tensorflow")
     if effective["training"]["engine"] == "scan" and backend != "jax":

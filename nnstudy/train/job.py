@@ -238,7 +238,8 @@ def _train_pack(runs: list[plan.Run], data: Data, codes: dict, options: dict, lo
         epochs=first["epochs"],
         batch_size=first["batch_size"],
         chunk_epochs=options["chunk_epochs"],
-        manifest=Path(options["manifest"]),
+        # A pack's own, or a run's when the scan engine trains it alone (outside the packs: an ablation's run)
+        manifest=Path(options.get("manifest") or f"{options['resume_dir']}/{runs[0].folder}.manifest.json"),
         deadline=deadline_time(options.get("deadline"), time.time()),
         matmul_precision=first["matmul_precision"],
         log=log,
@@ -247,15 +248,13 @@ def _train_pack(runs: list[plan.Run], data: Data, codes: dict, options: dict, lo
 
 
 def deadline_time(value, now: float) -> float | None:
-    """`training.deadline` as a `time.time()` value: none, minutes after `now`, or an ISO 8601 wall-clock time."""
+    """`training.deadline` (checked by nnstudy.study.settings) as a `time.time()` value: none, minutes after
+    `now`, or an ISO 8601 wall-clock time."""
     if value is None or value == "":
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int | float):
         return now + 60.0 * value
-    try:
-        return datetime.fromisoformat(str(value)).timestamp()
-    except ValueError:
-        raise StudyError(f"training.deadline: {value!r} is neither minutes nor an ISO 8601 time") from None
+    return datetime.fromisoformat(str(value)).timestamp()
 
 
 def _run_log(path, pack_log, name: str):
