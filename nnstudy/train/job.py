@@ -230,8 +230,12 @@ def _train_pack(runs: list[plan.Run], data: Data, codes: dict, options: dict, lo
                 code=codes[run.folder],
             )
         )
+    deadline = deadline_time(options.get("deadline"), time.time())
+    until = ""
+    if deadline is not None:
+        until = f", no chunk ending after {datetime.fromtimestamp(deadline).astimezone().isoformat(timespec='seconds')}"
     log(f"training {len(members)} runs as one pack in chunks of {options['chunk_epochs']} epochs, "
-        f"matmul precision {precision}")  # fmt: skip
+        f"matmul precision {precision}{until}")  # fmt: skip
     trained = scan.train_pack(
         members,
         data.split,
@@ -239,7 +243,7 @@ def _train_pack(runs: list[plan.Run], data: Data, codes: dict, options: dict, lo
         batch_size=first["batch_size"],
         chunk_epochs=options["chunk_epochs"],
         manifest=Path(options["manifest"]),
-        deadline=deadline_time(options.get("deadline"), time.time()),
+        deadline=deadline,
         matmul_precision=first["matmul_precision"],
         log=log,
     )
