@@ -203,5 +203,5 @@ def test_determinism_may_differ_per_model_family():
     config["training"]["deterministic"] = "false"
     study = settings.resolve(config, SCHEMA)
     assert plan.run(study, plan.part_b_run("char", "cnn", seed=1)).settings["deterministic"] is False
-    with pytest.raises(StudyError, match="training.deterministic: Additional properties"):
+    with pytest.raises(StudyError, match=r"training\.deterministic: Additional properties"):
         settings.resolve(config | {"training": config["training"] | {"deterministic": {"cnn": False}}}, SCHEMA)
