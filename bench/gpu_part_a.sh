@@ -51,6 +51,9 @@ fi
 OUT=${OUT:-/tmp/gpu-part-a}
 mkdir -p "$OUT" .gpu-part-a
 exec > >(tee "$OUT/run.log") 2>&1
+TEE=$!
+# The machine ends what a command leaves running: the call waits for tee's last lines to reach run.log.
+trap 'exec >&- 2>&-; wait "$TEE"' EXIT
 # The compiled programs (packs, identity probes) outlive each job, and the call on a warm machine.
 export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false TF_CPP_MIN_LOG_LEVEL=2 \
   JAX_COMPILATION_CACHE_DIR=$PWD/.gpu-part-a/jax-cache JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0
