@@ -6,11 +6,11 @@
 1. The config: the study's GPU settings (bench/gpu_part_a.yaml, then each --configfile: the rehearsal's
    sizes) and this call's own (.gpu-part-a/call.yaml): the CIFAR-10 files carried in .gpudata/, A3's pair
    for `a3` (pinned: the grid's choice in the call before), the deadline.
-2. The packs, through Snakemake: `grid` A1 and A2's grid (one pack), `a3 C1 C2` A3's four runs at that pair
-   (one pack), `all` the grid, then A3 at the pair the grid picks. No pack starts a chunk of epochs that its
-   pace says would end after the deadline: it stops with its state saved, and the same call on the same
-   warm machine continues it. Snakemake is stopped (SIGTERM: its jobs save their states) at the hard stop,
-   which leaves the time to pack.
+2. The packs, through Snakemake: `grid` A1 and A2's grid (one pack) and the pair it picks, `a3 C1 C2` A3's
+   four runs at that pair (one pack), `all` the grid, then A3 at its pick. No pack starts after the
+   deadline, nor a chunk of epochs that its pace says would end after it: it stops with its state saved,
+   and the same call on the same warm machine continues it. Snakemake is stopped (SIGTERM: its jobs save
+   their states) at the hard stop, which leaves the time to pack.
 3. The summary (phases, device, flags, each run's state) and OUT (nnstudy.study.handback: metrics and
    histories always, weights as far as they fit, A1's first), its limits checked as it is at the end.
 
@@ -136,6 +136,9 @@ def main() -> None:
     log, exits = CALL / "snakemake.log", {}
 
     def train(name: str, targets: list[str]) -> None:
+        if name != "optimum" and time.time() > deadline:
+            print(f"{name}: not started, the deadline has passed")
+            return
         started = time.time()
         exits[name] = snakemake(configfiles, targets, stop_at, log)
         phases[name] = time.time() - started
@@ -145,7 +148,7 @@ def main() -> None:
     if args.mode in ("grid", "all"):
         targets += pack_targets(study, "grid")
         train("grid", targets)
-    if args.mode in ("grid", "all") and exits["grid"] == 0:
+    if args.mode in ("grid", "all") and exits.get("grid") == 0:
         train("optimum", [plan.OPTIMUM_FILE])  # the pair a later `a3 C1 C2` call takes
         pair = plan.pinned_or_chosen_optimum(study["part_a"])
         if args.mode == "all" and pair is not None:
@@ -158,7 +161,7 @@ def main() -> None:
     started = time.time()
     statuses = [s for s in status.study_status(Path("."), study)[0] if s.run.metrics in targets]
     summary = {
-        "call": args.mode if args.mode == "grid" else f"{args.mode} ({args.c1}, {args.c2})",
+        "call": args.mode if args.c1 is None else f"{args.mode} ({args.c1}, {args.c2})",
         "a3_pair": a3_pair(study, args.mode),
         "started": stamp(args.started),
         "budget_seconds": args.budget,

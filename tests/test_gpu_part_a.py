@@ -12,10 +12,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -30,14 +32,39 @@ GRID = ["c1-4_c2-6_sgd_dropout-0_seed-1", "c1-4_c2-10_sgd_dropout-0_seed-1"]
 A1 = GRID[0]
 
 
-def call(checkout, out, *args, gpu_only=False) -> subprocess.CompletedProcess:
-    """bash bench/gpu_part_a.sh ARGS as the device runs it, on the CPU (ALLOW_CPU) unless `gpu_only`."""
+def call(checkout, out, *args, gpu_only=False, stop_when=None) -> subprocess.CompletedProcess:
+    """bash bench/gpu_part_a.sh ARGS as the device runs it, on the CPU (ALLOW_CPU) unless `gpu_only`; with
+    `stop_when` (a file), what its hard stop does once the file is there: SIGTERM to Snakemake and its jobs."""
     env = os.environ | {"OUT": str(out), "PYTHON": sys.executable, "CONFIGFILE": str(REHEARSAL)}
     env.pop("ALLOW_CPU", None)
     env |= {} if gpu_only else {"ALLOW_CPU": "1"}
-    return subprocess.run(  # noqa: PLW1510  the tests check the status, with the output in their messages
-        ["bash", "bench/gpu_part_a.sh", *args], cwd=checkout, env=env, capture_output=True, text=True, timeout=900
-    )
+    command = ["bash", "bench/gpu_part_a.sh", *args]
+    with subprocess.Popen(
+        command, cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        while stop_when and not stop_when.is_file() and process.poll() is None:
+            time.sleep(0.05)
+        if stop_when:
+            os.killpg(
+                next(pid for pid in descendants(process.pid) if b"snakemake" in command_line(pid)), signal.SIGTERM
+            )
+        stdout, stderr = process.communicate(timeout=900)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def descendants(pid: int) -> list[int]:
+    found = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in map(int, children.read_text().split()):
+            found += [child, *descendants(child)]
+    return found
+
+
+def command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def a3_runs(c1, c2) -> list[str]:
@@ -46,8 +73,9 @@ def a3_runs(c1, c2) -> list[str]:
 
 @pytest.fixture(scope="module")
 def rehearsal(tmp_path_factory):
-    """The device's checkout after `all` (the grid, then A3 at its pick) and the same call's `a3 C1 C2` again
-    (as on the warm machine: nothing left to train); their outputs, OUT folders and wall times."""
+    """The device's checkout after three calls, as on one warm machine: `all`, stopped as its hard stop stops
+    it once the grid's pack has saved its first chunk; `all` again, which continues (the grid, then A3 at its
+    pick); `a3 C1 C2` at that pick, which finds nothing left to train. Their outputs and OUT folders."""
     if not CIFAR_DIR.is_dir():
         pytest.skip(f"{CIFAR_DIR} not available")
     tmp = tmp_path_factory.mktemp("gpu")
@@ -56,18 +84,12 @@ def rehearsal(tmp_path_factory):
         shutil.copytree(REPO / name, checkout / name, ignore=shutil.ignore_patterns("__pycache__"))
     (checkout / ".gpudata").mkdir()
     (checkout / ".gpudata/cifar10").symlink_to(CIFAR_DIR)
-    started = time.perf_counter()
-    first = call(checkout, tmp / "out-all", "all")
-    seconds = time.perf_counter() - started
+    outs = [tmp / "out-stopped", tmp / "out-all", tmp / "out-a3"]
+    calls = [call(checkout, outs[0], "all", stop_when=checkout / "resume/part_a/packs/grid_seed-1.json")]
+    calls.append(call(checkout, outs[1], "all"))
     pair = json.loads((checkout / plan.OPTIMUM_FILE).read_text())
-    second = call(checkout, tmp / "out-a3", "a3", str(pair["c1"]), str(pair["c2"]))
-    return {
-        "checkout": checkout,
-        "calls": [first, second],
-        "outs": [tmp / "out-all", tmp / "out-a3"],
-        "pair": (pair["c1"], pair["c2"]),
-        "seconds": seconds,
-    }
+    calls.append(call(checkout, outs[2], "a3", str(pair["c1"]), str(pair["c2"])))
+    return {"checkout": checkout, "calls": calls, "outs": outs, "pair": (pair["c1"], pair["c2"])}
 
 
 @pytest.mark.integration
@@ -80,12 +102,30 @@ def test_without_a_gpu_the_call_stops_at_once_with_one_line(rehearsal, tmp_path)
 
 
 @pytest.mark.integration
-def test_the_rehearsal_trains_both_packs_by_the_deadline_and_summarises(rehearsal):
-    first = rehearsal["calls"][0]
-    assert first.returncode == 0, first.stdout + first.stderr
+def test_a_call_stopped_before_its_packs_end_brings_back_how_far_its_runs_got(rehearsal):
+    stopped, out = rehearsal["calls"][0], rehearsal["outs"][0]
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    summary = (out / "summary.txt").read_text()
+    assert "call: all\n" in summary and "2 runs: 0 done, 2 interrupted." in summary
+    assert re.search(r"^phases: install \d+ s, check \d+ s, grid \d+ s, pack \d+ s, total \d+ s$", summary, re.M)
+    assert sorted(path.name for path in out.iterdir()) == ["results.tgz", "run.log", "summary.txt"]  # no weights
+    assert handback.check(out) == []
+    with tarfile.open(out / "results.tgz") as archive:
+        names = set(archive.getnames())
+        for run in GRID:
+            history = json.load(archive.extractfile(f"resume/results/part_a/runs/{run}/history.json"))["history"]
+            assert len(history) in (1, 2)  # its state at the checkpoint before the stop
+    assert "resume/part_a/packs/grid_seed-1.json" in names
+    assert not [name for name in names if name.endswith((".keras", "metrics.json"))]
+
+
+@pytest.mark.integration
+def test_the_same_call_again_continues_and_trains_both_packs_by_the_deadline(rehearsal):
+    again, out = rehearsal["calls"][1], rehearsal["outs"][1]
+    assert again.returncode == 0, again.stdout + again.stderr
     c1, c2 = rehearsal["pair"]
     runs = [*GRID, *a3_runs(c1, c2)]
-    summary = (rehearsal["outs"][0] / "summary.txt").read_text()
+    summary = (out / "summary.txt").read_text()
     assert f"call: all ({c1}, {c2})\na3_pair: ({c1}, {c2}), the grid's pick\n" in summary
     assert f"{len(runs)} runs: {len(runs)} done." in summary
     phases = re.search(r"^phases: (.*)$", summary, re.M)[1]
@@ -95,21 +135,24 @@ def test_the_rehearsal_trains_both_packs_by_the_deadline_and_summarises(rehearsa
     # The runs say how they were made: the requested TF32 runs as float32 on a CPU, without deterministic ops.
     made = json.loads(re.search(r"^made: (.*)$", summary, re.M)[1])
     assert [(m["matmul_precision"], m["deterministic"], m["runs"]) for m in made] == [("float32", False, len(runs))]
-    # The deadline the call set reaches every pack's job through Snakemake's config.
-    with tarfile.open(rehearsal["outs"][0] / "results.tgz") as archive:
-        deadline = yaml.safe_load(archive.extractfile(".gpu-part-a/call.yaml"))["training"]["deadline"]
     checkout = rehearsal["checkout"]
+    for run in GRID:
+        log = (checkout / f"logs/results/part_a/runs/{run}.log").read_text()
+        assert re.search(r"resuming after epoch 1 of 2|all 2 epochs are in the resume state", log), log
+    # The deadline the call set reaches every pack's job through Snakemake's config.
+    with tarfile.open(out / "results.tgz") as archive:
+        deadline = yaml.safe_load(archive.extractfile(".gpu-part-a/call.yaml"))["training"]["deadline"]
     assert f"deadline: {deadline}\n" in summary
     for pack in ("grid_seed-1", f"a3_c1-{c1}_c2-{c2}_seed-1"):
         assert f"no chunk ending after {deadline}" in (checkout / f"logs/part_a/packs/{pack}.log").read_text()
-    assert "OUT keeps its limits" in first.stdout and summary in first.stdout
+    assert "OUT keeps its limits" in again.stdout and summary in again.stdout
 
 
 @pytest.mark.integration
 def test_out_holds_metrics_histories_and_weights_within_the_limits(rehearsal):
     c1, c2 = rehearsal["pair"]
     runs = [*GRID, *a3_runs(c1, c2)]
-    out = rehearsal["outs"][0]
+    out = rehearsal["outs"][1]
     assert sorted(path.name for path in out.iterdir()) == ["results.tgz", "run.log", "summary.txt", "weights-1.tar"]
     assert handback.check(out) == []
     with tarfile.open(out / "results.tgz") as archive:
@@ -119,7 +162,7 @@ def test_out_holds_metrics_histories_and_weights_within_the_limits(rehearsal):
         assert {f"{folder}/metrics.json", f"{folder}/costs.png", f"{folder}/accuracies.png"} <= names
         assert f"logs/{folder}.log" in names
     assert {".gpu-part-a/call.yaml", ".gpu-part-a/summary.json", ".gpu-part-a/snakemake.log"} <= names
-    assert not [name for name in names if name.endswith(".keras")]
+    assert not [name for name in names if name.endswith(".keras") or name.startswith("resume/results/")]
     with tarfile.open(out / "weights-1.tar") as archive:
         models = archive.getnames()
     assert models[0] == f"results/part_a/runs/{A1}/model.keras"  # for A1's feature maps, first
@@ -130,11 +173,11 @@ def test_out_holds_metrics_histories_and_weights_within_the_limits(rehearsal):
 
 @pytest.mark.integration
 def test_the_a3_call_on_the_same_machine_finds_its_runs_done(rehearsal):
-    """`a3 C1 C2` after `all` (a continued call on a warm machine): nothing trains; all it holds comes back."""
-    second = rehearsal["calls"][1]
+    """`a3 C1 C2` after `all`: nothing trains, and all the machine holds comes back."""
+    a3, out = rehearsal["calls"][2], rehearsal["outs"][2]
     c1, c2 = rehearsal["pair"]
-    assert second.returncode == 0, second.stdout + second.stderr
-    summary = (rehearsal["outs"][1] / "summary.txt").read_text()
+    assert a3.returncode == 0, a3.stdout + a3.stderr
+    summary = (out / "summary.txt").read_text()
     assert f"call: a3 ({c1}, {c2})\na3_pair: ({c1}, {c2}), pinned by this call\n" in summary
     assert "2 runs: 2 done." in summary
     log = (rehearsal["checkout"] / ".gpu-part-a/snakemake.log").read_text().split("Building DAG of jobs")[-1]
@@ -143,14 +186,17 @@ def test_the_a3_call_on_the_same_machine_finds_its_runs_done(rehearsal):
 
 @pytest.mark.integration
 def test_import_brings_the_runs_home_and_the_study_trains_none_of_them(rehearsal, tmp_path):
-    """The way home: both calls' OUT into a fresh study, which then renders Part A without training."""
+    """The way home: the calls' OUT folders into a fresh study, which then renders Part A without training."""
     study = copy_workflow(tmp_path / "study")
     config = ["--configfile", str(GPU_CONFIG), str(REHEARSAL), "--config", f"cifar10_dir={CIFAR_DIR}"]
     c1, c2 = rehearsal["pair"]
     runs = [*GRID, *a3_runs(c1, c2)]
     result = nnstudy(REPO, "import", *map(str, rehearsal["outs"]), str(study), *config)
     assert sorted(result.stdout.splitlines()) == sorted(
-        f"imported results/part_a/runs/{run}: metrics, curves, log, weights" for run in runs
+        [
+            f"{rehearsal['outs'][0]}: no finished runs",
+            *(f"imported results/part_a/runs/{run}: metrics, curves, log, weights" for run in runs),
+        ]
     )
     device = rehearsal["checkout"]
     for run in runs:
@@ -175,7 +221,7 @@ def test_import_refuses_runs_the_study_does_not_ask_for_and_leaves_it_alone(rehe
     refuses the runs it does not plan, and with its grid incomplete, A3's."""
     study = copy_workflow(tmp_path / "study")
     config = ["--configfile", str(GPU_CONFIG), str(REHEARSAL), "--config", f"cifar10_dir={CIFAR_DIR}"]
-    out = str(rehearsal["outs"][0])
+    out = str(rehearsal["outs"][1])
     c1, c2 = rehearsal["pair"]
     result = nnstudy(REPO, "import", out, str(study), *config, "training={matmul_precision: float32}", check=False)
     assert result.returncode == 1

@@ -8,8 +8,8 @@ goes) are copied as they are, so the run keeps the code identity, precision and 
 with fresh modification times and without Snakemake's records of an earlier job for those files, so that
 Snakemake plans no training job for it. Curves left out of OUT_DIR are drawn from the run's history.
 
-A3's runs are those at the pair the study picks: pinned in its config, already chosen (optimum.json), or
-picked here as select_optimum picks it, from the grid runs the study holds once the others are in. A later
+A3's runs are those at the pair the study takes: pinned in its config, or picked here as select_optimum
+picks it, from the grid runs the study holds once the others are in. A later
 OUT_DIR's copy of a run replaces an earlier one's (a call that continued another returns both). A run the
 study does not plan or that was trained with other settings is refused with one line; the study's other runs
 are left alone. Exit status 1 when a run was refused.
@@ -37,16 +37,22 @@ def _snakemake_record(study_dir: Path, kind: str, path: str) -> Path:
 
 
 def study_pair(study: dict, study_dir: Path) -> tuple[int, int] | None:
-    """The study's A3 pair: pinned, chosen, or picked now from its grid runs (None: its grid is not complete)."""
-    known = plan.pinned_or_chosen_optimum(study["part_a"], study_dir)
-    if known is not None:
-        return known
+    """The study's A3 pair: pinned in its config, else the pair select_optimum picks from the grid runs the
+    study holds (an optimum.json older than them is picked again); None while its grid is not complete or
+    holds runs of other settings, or where the study has no A3."""
+    if "a3" not in plan.chosen_questions(study):
+        return None
+    if study["part_a"]["optimum"]:
+        return tuple(study["part_a"]["optimum"])
     grid = [study_dir / folder / "metrics.json" for folder in plan.question_runs("a2", study)]
     if not all(path.is_file() for path in grid):
         return None
     from nnstudy.analysis import runs, tables
 
-    return tables.best_pair(runs.collect(grid, study))
+    try:
+        return tables.best_pair(runs.collect(grid, study))
+    except StudyError:
+        return None
 
 
 def check(study: dict, folder: str, document: dict) -> str | None:
@@ -95,7 +101,10 @@ def import_runs(outs: list[Path], study_dir: Path, study: dict, log=print) -> in
                 raise StudyError(f"{out}: no {handback.RESULTS} (not a folder that bench/gpu_part_a.sh filled)")
             into = Path(tmp) / str(index)
             handback.unpack(out, into)
-            for path in into.glob("results/*/runs/*/metrics.json"):
+            runs = list(into.glob("results/*/runs/*/metrics.json"))
+            if not runs:
+                log(f"{out}: no finished runs")
+            for path in runs:
                 returned[str(path.parent.relative_to(into))] = into
         waiting, refused = {}, 0
         for folder, source in sorted(returned.items()):
@@ -123,7 +132,7 @@ def import_runs(outs: list[Path], study_dir: Path, study: dict, log=print) -> in
 
 
 def _why_not_planned(study: dict, study_dir: Path) -> str:
-    if "a3" in plan.chosen_questions(study) and study_pair(study, study_dir) is None:
+    if "a3" in plan.chosen_questions(study) and not study["part_a"]["optimum"] and study_pair(study, study_dir) is None:
         return " (or one of A3's, which are known once the study holds its whole grid: import the grid first)"
     return ""
 
