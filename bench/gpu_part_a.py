@@ -32,6 +32,7 @@ from pathlib import Path
 import yaml
 
 from nnstudy.commands import status
+from nnstudy.errors import StudyError
 from nnstudy.study import handback, packs, plan, settings
 
 GPU_CONFIG = Path(__file__).with_name("gpu_part_a.yaml")
@@ -86,20 +87,18 @@ def snakemake(configfiles: list[Path], targets: list[str], stop_at: float, log: 
 
 
 def device() -> dict:
-    """The accelerator JAX trains on, and the flags that decide its numbers."""
-    import jax
+    """The accelerator JAX sees, its version, the XLA flags and the compile cache the call gave its jobs."""
+    flags = {key: os.environ.get(key, "") for key in ("XLA_FLAGS", "JAX_COMPILATION_CACHE_DIR")}
+    try:
+        import jax
 
-    first = jax.devices()[0]
-    return {
-        "platform": first.platform,
-        "name": first.device_kind,
-        "jax": jax.__version__,
-        "xla_flags": os.environ.get("XLA_FLAGS", ""),
-        "compilation_cache": os.environ.get("JAX_COMPILATION_CACHE_DIR", ""),
-    }
+        first = jax.devices()[0]
+    except Exception as err:  # noqa: BLE001  the summary and OUT come first: say what JAX said instead
+        return {"error": f"{type(err).__name__}: {err}"} | flags
+    return {"platform": first.platform, "name": first.device_kind, "jax": jax.__version__} | flags
 
 
-def runs_made(targets: list[str]) -> dict:
+def runs_made(targets: list[str]) -> list[dict]:
     """How the finished runs of the call were made: device, matmul precision as it ran, determinism."""
     made = {}
     for target in targets:
@@ -130,7 +129,10 @@ def main() -> None:
     end = args.started + args.budget
     stop_at, deadline = end - PACK_SECONDS, end - PACK_SECONDS - FINISH_SECONDS
     configfiles = [GPU_CONFIG, *args.configfile, call_config(args, deadline)]
-    study = settings.load(Path("."), configfiles)
+    try:
+        study = settings.load(Path("."), configfiles)
+    except StudyError as err:
+        sys.exit(f"error: {err}")
     phases = {name: float(seconds) for name, seconds in (phase.split("=", 1) for phase in args.phase)}
     print(f"deadline {stamp(deadline)} (no chunk of epochs ends after it), hard stop {stamp(stop_at)}")
     log, exits = CALL / "snakemake.log", {}

@@ -78,12 +78,10 @@ phases+=(--phase "install=$(( $(date +%s) - t ))")
 
 t=$(date +%s)
 "$PY" - <<'PY' || exit 3
-import importlib, os, sys
+import importlib.util, os, sys
 for module in ("jax", "keras", "snakemake", "nnstudy"):
-    try:
-        importlib.import_module(module)
-    except ImportError as err:
-        sys.exit(f"cannot import {module} ({err}): carry .whl/ (bash bench/gpu_part_a.sh prepare) or set PYTHON")
+    if importlib.util.find_spec(module) is None:
+        sys.exit(f"no {module} here: carry .whl/ (bash bench/gpu_part_a.sh prepare) or set PYTHON")
 import jax
 devices = jax.devices()
 if devices[0].platform != "gpu" and os.environ.get("ALLOW_CPU") != "1":
