@@ -184,11 +184,15 @@ def main() -> None:
     lines += ["", status.render(statuses, []), "", f"OUT ({args.out}):"]
     lines += [f"  {name}  {size / handback.MIB:.2f} MiB" for name, size in packed.files.items()]
     lines += [f"left out: {what}" for what in packed.left_out] or ["left out: nothing"]
+    done = len(statuses) == len(targets) and all(s.state == "done" for s in statuses)
+    if not done:
+        lines.append(
+            "not done: the runs' states stay on this machine; the same call at once, while it is warm, continues"
+        )
     (args.out / "summary.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     problems = handback.check(args.out)
     print(f"OUT breaks its limits: {'; '.join(problems)}" if problems else "OUT keeps its limits")
-    done = len(statuses) == len(targets) and all(s.state == "done" for s in statuses)
     sys.exit(0 if done and not problems else 1)
 
 

@@ -107,6 +107,9 @@ def test_a_call_stopped_before_its_packs_end_brings_back_how_far_its_runs_got(re
     assert stopped.returncode == 1, stopped.stdout + stopped.stderr
     summary = (out / "summary.txt").read_text()
     assert "call: all\n" in summary and "2 runs: 0 done, 2 interrupted." in summary
+    assert summary.endswith(
+        "not done: the runs' states stay on this machine; the same call at once, while it is warm, continues\n"
+    )
     assert re.search(r"^phases: install \d+ s, check \d+ s, grid \d+ s, pack \d+ s, total \d+ s$", summary, re.M)
     assert sorted(path.name for path in out.iterdir()) == ["results.tgz", "run.log", "summary.txt"]  # no weights
     assert handback.check(out) == []
