@@ -1,32 +1,25 @@
 #!/usr/bin/env bash
-# Part A at paper settings on a lent GPU machine, on the scan engine, in at
-# most BUDGET_SECONDS (default 540: 9 minutes), from the repository root:
-#   1. a probe (bench/scan_probe.py, at most 60 s): ms per (90, 100) step in
-#      float32 and TF32, with and without --xla_gpu_deterministic_ops=true;
-#      whether 200 steps repeat bitwise; whether a pack trains as alone;
-#   2. the Part A study (29 runs of 1000 epochs) through Snakemake with
-#      training.engine: scan and a deadline that leaves time for step 3;
-#      the grid pack and the A3 pack (optimum pinned to the reference's
-#      (90, 100), so both train at once) stop at a chunk boundary and keep
-#      their resume state: run the script again on the same (warm) machine
-#      and the study continues where it stopped;
-#   3. $OUT: run.log, summary.txt and summary.json (phases, flags, device,
-#      the probe, every run's progress), results.tgz (metrics, plots, tables,
-#      report, logs, the runs' resume histories) and the finished runs'
-#      weights without optimizer slots (models.tar.part-*, at most 45 MiB).
+# Part A at paper settings on a lent GPU machine, from the repository root (docs/gpu-part-a.md):
 #
-# The device image has JAX with CUDA and PyTorch, no TensorFlow, Keras or
-# Snakemake, and no network. Here, once:  bash bench/gpu_part_a.sh prepare
-# puts the wheels it lacks in .whl/ (13 MiB) and the CIFAR-10 course files
-# in .gpudata/cifar10 (36 MiB); carry both: run(command="bash
-# bench/gpu_part_a.sh", carry=[".whl", ".gpudata"], timeout_s=600).
+#   bash bench/gpu_part_a.sh prepare     here, once: the wheels the device lacks in .whl/ and the
+#                                        CIFAR-10 course files in .gpudata/cifar10: carry both
+#   bash bench/gpu_part_a.sh grid        on the device: A1 and A2's grid, one pack of 25 runs
+#   bash bench/gpu_part_a.sh a3 C1 C2    on the device: A3's four runs at the grid's pair (C1, C2)
+#   bash bench/gpu_part_a.sh all         on the device: the grid, then A3 at the pair it picks
 #
-# Environment: BUDGET_SECONDS, PRECISION (training.matmul_precision:
-# float32, the default, or tf32), CHUNK (training.chunk_epochs, 25), OUT.
+# The device has JAX with CUDA, no Keras, Snakemake or network: the call installs the carried wheels
+# (from the local venv where none were carried: the rehearsal), stops at once with one line when JAX
+# sees no GPU (ALLOW_CPU=1: the rehearsal on a CPU), then bench/gpu_part_a.py trains the packs with a
+# deadline, writes the summary and fills $OUT within the limits of what comes back.
+#
+# Environment: OUT (default /tmp/gpu-part-a), BUDGET_SECONDS (default 570: the call's seconds from
+# start to a full $OUT), PYTHON (without .whl/: default .venv/bin/python), ALLOW_CPU, CONFIGFILE (a
+# config laid over bench/gpu_part_a.yaml: the rehearsal's sizes).
 set -uo pipefail
+START=$(date +%s)
 
 if [ "${1:-}" = prepare ]; then
-  # Snakemake runs here with --scheduler greedy, so PuLP (16 MiB) stays behind.
+  # Snakemake runs there with --scheduler greedy, so PuLP (16 MiB) stays behind.
   PURE="annotated-types==0.8.0 argparse-dataclass==2.0.0 conda-inject==1.3.2 configargparse==1.9.0
     connection-pool==0.0.3 docutils==0.22.4 dpath==2.2.0 fastjsonschema==2.22.3 gitdb==4.0.12 gitpython==3.2.1
     humanfriendly==10.0 jsonschema==4.26.0 jsonschema-specifications==2025.9.1 jupyter-core==5.9.1 keras==3.15.1
@@ -45,63 +38,58 @@ if [ "${1:-}" = prepare ]; then
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d .whl $BINARY || exit 1
   cp -r "${CIFAR10_DIR:-../shared/data/cifar10}" .gpudata/ || exit 1
-  du -sh .whl .gpudata
+  # What travels: the checkout's files git does not ignore, and the two carried folders; 64 MiB at most.
+  tree=$(git ls-files -z -co --exclude-standard | xargs -0 stat -c %s 2>/dev/null | awk '{s += $1} END {print s}')
+  carry=$(find .whl .gpudata -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+  mib=$(( (tree + carry) / 1048576 + 1 ))
+  echo "travels: ${mib} MiB of 64 (the checkout $(( tree / 1048576 )) MiB, .whl/ and .gpudata/ $(( carry / 1048576 )) MiB)"
+  if [ "$mib" -gt 63 ]; then exit 1; fi
+  echo 'then: run(command="bash bench/gpu_part_a.sh all", carry=[".whl", ".gpudata"], timeout_s=600)'
   exit 0
 fi
 
 OUT=${OUT:-/tmp/gpu-part-a}
-BUDGET=${BUDGET_SECONDS:-540}
-START=$(date +%s)
-mkdir -p "$OUT"
+mkdir -p "$OUT" .gpu-part-a
 exec > >(tee "$OUT/run.log") 2>&1
-export PYTHONUNBUFFERED=1 KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false TF_CPP_MIN_LOG_LEVEL=2
-PHASES=/tmp/gpu-part-a-phases.tsv
-: > "$PHASES"
-phase() { echo -e "$1\t$2\t$(( $(date +%s) - $3 ))" >> "$PHASES"; echo "== $1: exit $2 after $(( $(date +%s) - $3 )) s"; }
-nvidia-smi -L
+TEE=$!
+# The machine ends what a command leaves running: the call waits for tee's last lines to reach run.log.
+trap 'exec >&- 2>&-; wait "$TEE"' EXIT
+# The compiled programs (packs, identity probes) outlive each job, and the call on a warm machine.
+export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false TF_CPP_MIN_LOG_LEVEL=2 \
+  JAX_COMPILATION_CACHE_DIR=$PWD/.gpu-part-a/jax-cache JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0
+phases=()
 
 t=$(date +%s)
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-phase install $? "$t"
-export PYTHONPATH=/tmp/site:$PWD PATH=/tmp/site/bin:$PATH
-python3 -c "import jax, keras, snakemake; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)"
-
-t=$(date +%s)
-timeout 28 python3 bench/scan_probe.py --json /tmp/probe-default.json
-code=$?
-XLA_FLAGS=--xla_gpu_deterministic_ops=true timeout 28 python3 bench/scan_probe.py --json /tmp/probe-deterministic.json
-phase probe "$code/$?" "$t"
-
-# The study: every job stops by the same wall-clock time, 75 s before the budget ends.
-DEADLINE=$(date -d "@$(( START + BUDGET - 75 ))" -Iseconds)
-cat > /tmp/part_a_scan.yaml <<YAML
-parts: [part_a]
-part_a:
-  optimum: [90, 100]
-training:
-  backend: jax
-  engine: scan
-  chunk_epochs: ${CHUNK:-25}
-  deadline: "$DEADLINE"
-  matmul_precision: ${PRECISION:-float32}
-  threads: 4
-  gpu: {jobs_per_gpu: 2}
-YAML
-cat /tmp/part_a_scan.yaml
-t=$(date +%s)
-timeout $(( START + BUDGET - 45 - $(date +%s) )) python3 -m snakemake --scheduler greedy --cores 16 --resources gpu=2 \
-  --configfile /tmp/part_a_scan.yaml --config cifar10_dir="$PWD/.gpudata/cifar10" > "$OUT/snakemake.log" 2>&1
-phase study $? "$t"
-tail -5 "$OUT/snakemake.log"
-
-t=$(date +%s)
-python3 bench/gpu_part_a_summary.py --phases "$PHASES" --probe /tmp/probe-default.json /tmp/probe-deterministic.json \
-  --config /tmp/part_a_scan.yaml --out "$OUT" --models /tmp/shipped-models
-tar czf "$OUT/results.tgz" --ignore-failed-read results/part_a results/tables results/report.html \
-  logs resume/part_a/packs $(find resume -name history.json 2>/dev/null) --exclude='*.keras' 2>/dev/null
-if [ -n "$(ls -A /tmp/shipped-models 2>/dev/null)" ]; then
-  tar cf - -C /tmp/shipped-models . | split -b 15M - "$OUT/models.tar.part-"
+if [ -d .whl ]; then
+  # A warm machine keeps /tmp/site: install again only when the wheels changed.
+  wheels=$(ls .whl | sha256sum)
+  if [ "$(cat /tmp/site/.wheels 2>/dev/null)" != "$wheels" ]; then
+    rm -rf /tmp/site
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
+    echo "$wheels" > /tmp/site/.wheels
+  fi
+  PY=python3
+  export PYTHONPATH=/tmp/site:$PWD PATH=/tmp/site/bin:$PATH
+else
+  PY=${PYTHON:-.venv/bin/python}
+  export PYTHONPATH=$PWD
 fi
-phase package $? "$t"
-cat "$PHASES"
-ls -l "$OUT"
+phases+=(--phase "install=$(( $(date +%s) - t ))")
+
+t=$(date +%s)
+"$PY" - <<'PY' || exit 3
+import importlib.util, os, sys
+for module in ("jax", "keras", "snakemake", "nnstudy"):
+    if importlib.util.find_spec(module) is None:
+        sys.exit(f"no {module} here: carry .whl/ (bash bench/gpu_part_a.sh prepare) or set PYTHON")
+import jax
+devices = jax.devices()
+if devices[0].platform != "gpu" and os.environ.get("ALLOW_CPU") != "1":
+    sys.exit(f"no GPU: JAX {jax.__version__} sees only {devices}; stopping before the study")
+print(f"JAX {jax.__version__} on {devices[0].device_kind} ({devices[0].platform})")
+PY
+phases+=(--phase "check=$(( $(date +%s) - t ))")
+
+extra=()
+if [ -n "${CONFIGFILE:-}" ]; then extra=(--configfile "$CONFIGFILE"); fi
+"$PY" bench/gpu_part_a.py "$@" --started "$START" --out "$OUT" "${phases[@]}" "${extra[@]}"

@@ -10,8 +10,13 @@ USAGE = """usage: nnstudy COMMAND [options]
 commands:
   status    how far each planned training run is, with ETA (--watch refreshes)
   publish   publish a finished run under docs/ with a generated README
+  import    the runs a lent GPU machine's call brought back (bench/gpu_part_a.sh), into a study
 
 `nnstudy COMMAND --help` for a command's options."""
+
+
+# Each command's module in nnstudy.commands (`import` is a Python keyword).
+MODULES = {"status": "status", "publish": "publish", "import": "import_runs"}
 
 
 def main(argv=None) -> None:
@@ -19,9 +24,9 @@ def main(argv=None) -> None:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return
-    if argv[0] not in ("status", "publish"):
+    if argv[0] not in MODULES:
         sys.exit(f"nnstudy: unknown command {argv[0]!r}\n{USAGE}")
-    importlib.import_module(f"nnstudy.commands.{argv[0]}").main(argv[1:])  # imported here, so that each starts fast
+    importlib.import_module(f"nnstudy.commands.{MODULES[argv[0]]}").main(argv[1:])  # imported here: each starts fast
 
 
 if __name__ == "__main__":

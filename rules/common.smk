@@ -75,6 +75,14 @@ def run_data(folder):
     return [path.format(level=found["level"]) for path in TEXT_DATA.values()]
 
 
+def pack_data(pack):
+    """A pack's data files: a scan pack's named as train_cifar's, since its job reads them by name; an
+    allocation pack's all together (its runs' own jobs read them)."""
+    if pack.engine == "scan":
+        return CIFAR10
+    return {"data": sorted({path for run in pack.runs for path in run_data(run)})}
+
+
 # ---- training jobs ---------------------------------------------------------
 
 

@@ -56,7 +56,7 @@ for pack in STUDY_PACKS:
         name:
             pack.rule
         input:
-            sorted({path for run in pack.runs for path in run_data(run)}),
+            **pack_data(pack),
             changed=settings_changes(pack.runs),
         output:
             run_outputs(pack.runs),

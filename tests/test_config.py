@@ -7,7 +7,7 @@ import yaml
 from conftest import CIFAR_DIR, REPO, copy_workflow, nnstudy_status, snakemake, status_rows
 
 from nnstudy.errors import StudyError
-from nnstudy.study import settings
+from nnstudy.study import plan, settings
 
 SCHEMA = REPO / "schemas/config.schema.yaml"
 
@@ -194,3 +194,18 @@ def test_a_part_may_have_seeds_of_its_own(tmp_path):
     rows = status_rows(nnstudy_status(workflow, "--config", *config).stdout)
     assert [run for run in rows if run.startswith("c1-")] == ["c1-50_c2-60_sgd_dropout-0_seed-1"]
     assert len(rows) == 1 + 8 * 3
+
+
+def test_determinism_may_differ_per_model_family():
+    """Part A on a GPU without deterministic ops beside Part B's deterministic runs, in one study; --config's
+    nested text is typed as the schema says."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["training"] = config["training"] | {"deterministic": {"cifar_cnn": "false"}}
+    study = settings.resolve(config, SCHEMA)
+    assert plan.run(study, plan.part_a_run(50, 60, seed=1)).settings["deterministic"] is False
+    assert plan.run(study, plan.part_b_run("word", "gru", seed=1)).settings["deterministic"] is True
+    config["training"]["deterministic"] = "false"
+    study = settings.resolve(config, SCHEMA)
+    assert plan.run(study, plan.part_b_run("char", "cnn", seed=1)).settings["deterministic"] is False
+    with pytest.raises(StudyError, match=r"training\.deterministic: Additional properties"):
+        settings.resolve(config | {"training": config["training"] | {"deterministic": {"cnn": False}}}, SCHEMA)

@@ -112,6 +112,7 @@ def readme_context(folder: Path, link: str = "") -> dict:
         "seeds": seeds,
         "masked_runs": int(runs["mask_padding"].astype(bool).sum()),
         "engines": engines.to_dict("records"),
+        "determinism": determinism(publication["config"]["training"]["deterministic"]),
         "job_hours": runs["job_seconds"].sum() / 3600,
         **{q: _markdown(rows, link) for q, rows in comparisons.items()},
         "masking": tables.masking_table(masking).to_markdown(index=False, disable_numparse=True),
@@ -133,6 +134,14 @@ def readme_context(folder: Path, link: str = "") -> dict:
         "histories_file": next((path.name for path in folder.glob("histories.csv*")), "histories.csv"),
         "number": lambda value, sign=False: (formats.signed if sign else formats.accuracy)(value),
     }
+
+
+def determinism(setting) -> str:
+    """training.deterministic in words: "deterministic ops", or per model family where they differ."""
+    if not isinstance(setting, dict):
+        return "deterministic ops" if setting else "non-deterministic ops"
+    families = [family for family in ("cifar_cnn", "text_cnn", "text_rnn") if not setting.get(family, True)]
+    return f"deterministic ops but for {', '.join(families)}" if families else "deterministic ops"
 
 
 def a1_context(folder: Path, runs: pd.DataFrame, config: dict, explanations: dict) -> list[dict]:

@@ -182,6 +182,16 @@ def family(settings: dict) -> str:
     return "text_cnn" if settings["architecture"] == "cnn" else "text_rnn"
 
 
+# What a family left out of a per-family training setting uses (the schema's defaults).
+FAMILY_DEFAULTS = {"deterministic": True, "backend": "tensorflow", "precision": "float32"}
+
+
+def family_setting(training: dict, key: str, family_name: str):
+    """A training setting given for every model family, or per family (a family left out: FAMILY_DEFAULTS)."""
+    value = training[key]
+    return value.get(family_name, FAMILY_DEFAULTS[key]) if isinstance(value, dict) else value
+
+
 def run(study: dict, folder: str) -> Run:
     """The run of a folder under the study's config."""
     found = run_wildcards(folder)
@@ -198,10 +208,8 @@ def run(study: dict, folder: str) -> Run:
         settings |= {"dropout": float(found["dropout"]), "clip_threshold": clip_threshold, "clip_mode": clip_mode}
         settings |= {"mask_padding": found["padding"] == "masked", "optimizer": config["optimizer"]}
     settings |= {"seed": int(found["seed"])} | {key: config[key] for key in FROM_PART}
-    settings["deterministic"] = training["deterministic"]
-    for key, default in (("backend", "tensorflow"), ("precision", "float32")):
-        value = training[key]  # for every family, or per family
-        settings[key] = value if isinstance(value, str) else value.get(family(settings), default)
+    for key in ("deterministic", "backend", "precision"):
+        settings[key] = family_setting(training, key, family(settings))
     scan = part == "part_a" and training["engine"] == "scan"
     settings["engine"] = "scan" if scan else "fit"
     settings["matmul_precision"] = training["matmul_precision"] if scan else None

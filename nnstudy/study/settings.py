@@ -163,7 +163,7 @@ def load(workdir: Path = Path("."), configfiles=(), overrides=()) -> dict:
         key, sep, value = item.partition("=")
         if not sep:
             raise StudyError(f"--config {item}: expected KEY=VALUE")
-        config[key] = yaml.safe_load(value) if value else ""
+        config = merge(config, {key: yaml.safe_load(value) if value else ""})  # nested, as Snakemake merges them
     return resolve(config)
 
 

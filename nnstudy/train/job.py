@@ -230,8 +230,12 @@ def _train_pack(runs: list[plan.Run], data: Data, codes: dict, options: dict, lo
                 code=codes[run.folder],
             )
         )
+    deadline = deadline_time(options.get("deadline"), time.time())
+    until = ""
+    if deadline is not None:
+        until = f", no chunk ending after {datetime.fromtimestamp(deadline).astimezone().isoformat(timespec='seconds')}"
     log(f"training {len(members)} runs as one pack in chunks of {options['chunk_epochs']} epochs, "
-        f"matmul precision {precision}")  # fmt: skip
+        f"matmul precision {precision}{until}")  # fmt: skip
     trained = scan.train_pack(
         members,
         data.split,
@@ -240,7 +244,7 @@ def _train_pack(runs: list[plan.Run], data: Data, codes: dict, options: dict, lo
         chunk_epochs=options["chunk_epochs"],
         # A pack's own, or a run's when the scan engine trains it alone (outside the packs: an ablation's run)
         manifest=Path(options.get("manifest") or f"{options['resume_dir']}/{runs[0].folder}.manifest.json"),
-        deadline=deadline_time(options.get("deadline"), time.time()),
+        deadline=deadline,
         matmul_precision=first["matmul_precision"],
         log=log,
     )
