@@ -90,7 +90,7 @@ def test_coverage_of_some_questions():
     assert found[0] == "Part A: object recognition on CIFAR-10: A1. A2–A4 are not in this study: it needs a GPU."
     found = sentences(study(questions=["a1", "a2", "a3", "a4", "b6"]))
     assert found[1] == (
-        "Part B: text classification: B6. B1–B5 and the masking ablation are not in this study: the study's config "
+        "Part B: text classification: B6. B1–B5 are not in this study: the study's config "
         "leaves them out (questions: [a1, a2, a3, a4, b6])."
     )
     assert sentences(study(questions=["a1", "a2", "a3", "b5", "b6", "masking"]))[0].endswith(

@@ -23,7 +23,7 @@ SET_UP = ("python3 -m venv", ".venv/bin/python -m pytest")
 
 def readme_commands() -> list[str]:
     """The README's commands: its bash blocks' lines (the last of a set-up's `&&` chain: the study it starts)
-    and its tables' first cells."""
+    and the first cells of its tables that hold a command (a word and its arguments; a preset's name is none)."""
     text = README.read_text()
     found = []
     for block in re.findall(r"^```bash\n(.*?)^```", text, re.S | re.M):
@@ -32,7 +32,7 @@ def readme_commands() -> list[str]:
                 line = line.split(" && ")[-1]
             if line.strip() and not line.startswith(SET_UP[1]):
                 found.append(line)
-    found += re.findall(r"^\| `([^`]+)` \|", text, re.M)
+    found += re.findall(r"^\| `([^`]+ [^`]+)` \|", text, re.M)
     return found
 
 

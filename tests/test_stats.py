@@ -119,8 +119,8 @@ def test_optimism_sentence_quotes_the_frames_numbers(b5):
     error = math.sqrt(b5["max_test_accuracy"].mean() * (1 - b5["max_test_accuracy"].mean()) / 700)
     assert stats.optimism_sentence(runs) == (
         "The max test accuracy is the best of 3 epochs chosen on the test set itself, so it is optimistic: over "
-        "these 24 runs it lies 0.020 above the final epoch's on average (most: 0.250, Word RNN + dropout), where "
-        f"one accuracy on 700 test documents has a binomial standard error of about ±{error:.3f}."
+        "these 24 runs it lies 0.0200 above the final epoch's on average (most: 0.2500, Word RNN + dropout), where "
+        f"one accuracy on 700 test documents has a binomial standard error of about ±{error:.4f}."
     )
 
 
@@ -161,16 +161,16 @@ def test_b5_verdicts_resolved_and_not(b5):
     assert best["p"].min() == word["p"] and word["p_holm"] == pytest.approx(6 * p) and word["resolved"]
     half = T_2 * sd / math.sqrt(3)
     assert word["sentence"] == (
-        f"resolved: dropout lowers Word CNN by 0.090 [{0.09 - half:.3f}, {0.09 + half:.3f}], 3/3 seeds"
+        f"resolved: dropout lowers Word CNN by 0.0900 [{0.09 - half:.4f}, {0.09 + half:.4f}], 3/3 seeds"
     )
     char = best.loc["Char CNN, with dropout − Char CNN, without dropout"]
     half = T_2 * pd.Series([0.02, -0.01, 0.02]).std() / math.sqrt(3)
     assert not char["resolved"] and char["difference"] == pytest.approx(0.01)
     assert char["sentence"] == (
-        f"not resolved at n = 3: dropout raises Char CNN by 0.010 [{0.01 - half:.3f}, {0.01 + half:.3f}], 2/3 seeds"
+        f"not resolved at n = 3: dropout raises Char CNN by 0.0100 [{0.01 - half:.4f}, {0.01 + half:.4f}], 2/3 seeds"
     )
     cnn_rnn = best.loc["Char CNN, without dropout − Char RNN, without dropout"]  # −0.01, −0.02, −0.01
-    assert cnn_rnn["sentence"].startswith("not resolved at n = 3: Char CNN trails Char RNN by 0.013 [")
+    assert cnn_rnn["sentence"].startswith("not resolved at n = 3: Char CNN trails Char RNN by 0.0133 [")
     final = verdicts[verdicts["statistic"] == "final_test_accuracy"].set_index("comparison")
     assert final.loc[word.name, "difference"] == pytest.approx(-0.09)
     assert final.loc[word.name, "sentence"].endswith("3/3 seeds (final epoch)")
@@ -212,7 +212,7 @@ def test_b6_masking_a4_and_a2_verdicts():
     assert len(b6) == 8 and b6["comparison"].str.endswith("− GRU (B3 / B4), char").sum() == 4
     lstm = b6.set_index("comparison").loc["LSTM, word − GRU (B3 / B4), word"]
     assert lstm["difference"] == 0.125 and lstm["p"] == 0.0 and lstm["resolved"]
-    assert lstm["sentence"] == "resolved: word: LSTM beats the one-layer GRU by 0.125 [0.125, 0.125], 3/3 seeds"
+    assert lstm["sentence"] == "resolved: word: LSTM beats the one-layer GRU by 0.1250 [0.1250, 0.1250], 3/3 seeds"
     masking = stats.verdicts("masking", generated("masking", accuracy)[0])
     assert len(masking) == 5 * 2 and masking["sentence"].str.startswith("not resolved").all()  # no difference
     assert masking["comparison"].iloc[0] == "GRU (B3 / B4), masked − GRU (B3 / B4), unmasked"
@@ -228,7 +228,7 @@ def test_b6_masking_a4_and_a2_verdicts():
     a2 = generated("a2", lambda names, folder, seed: grid[pair(folder)] + 0.001 * seed, config=part_a)[0]
     verdict = stats.verdicts("a2", a2, statistics=["max_test_accuracy"]).iloc[0]
     assert tables.best_pair(a2) == (10, 60) and verdict["comparison"] == "(10, 60) − (50, 60)"
-    assert verdict["sentence"].startswith("resolved: the best pair (10, 60) beats the runner-up (50, 60) by 0.010")
+    assert verdict["sentence"].startswith("resolved: the best pair (10, 60) beats the runner-up (50, 60) by 0.0100")
 
 
 def test_to_explain_needs_the_reference_outside_spread_and_band():

@@ -19,11 +19,12 @@ def test_status_lists_the_runs_snakemake_plans(tmp_path):
     planned = set(re.findall(r"results/part_[ab]/runs/([^/\s]+)/metrics\.json", plan))
     result = nnstudy_status(workflow, *config)
     rows = status_rows(result.stdout)
-    # Before the grid has run, A3's four variants (× 2 seeds) are not known yet.
-    assert set(rows) == planned and len(rows) == (25 + 21) * 2
+    # Before the grid has run, A3's four variants (× 2 seeds) are not known yet. Per seed: the grid, A1 in the
+    # course's pixel layout, B5-B6 with the masking ablation, the char and word GRU clipped by global norm.
+    assert set(rows) == planned and len(rows) == (25 + 1 + 21 + 2) * 2
     assert {cells[0] for cells in rows.values()} == {"waiting"}
     assert result.stdout.rstrip().endswith(
-        "92 runs: 0 done, 92 waiting; 4 more (A3 momentum, A3 rmsprop, A3 adam, A3 sgd + dropout) "
+        "98 runs: 0 done, 98 waiting; 4 more (A3 momentum, A3 rmsprop, A3 adam, A3 sgd + dropout) "
         "once the grid picks the A3 pair. Time left: known once a run has logged an epoch."
     )
 
@@ -84,4 +85,4 @@ def test_a_failed_run_and_a_resumable_one_read_from_their_files(tmp_path):
     rows = status_rows(result.stdout)
     assert rows[failed.rsplit("/", 1)[1]][:2] == ["failed", "0/2"]
     assert rows[killed.rsplit("/", 1)[1]] == ["interrupted", "1/2", "0.2500", "0.2500", "2.00", "2.0 s"]
-    assert "21 runs: 0 done, 1 interrupted, 1 failed, 19 waiting." in result.stdout
+    assert "23 runs: 0 done, 1 interrupted, 1 failed, 21 waiting." in result.stdout

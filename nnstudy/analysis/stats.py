@@ -167,7 +167,7 @@ def _sentence(comparison, found: dict, labels: tuple[str, str], statistic: str, 
     if n == 0:
         text = "no seed on both sides: no verdict possible"
     elif n == 1:
-        text = f"one seed: no verdict possible (difference {d:+.{digits + 1}f})"
+        text = f"one seed: no verdict possible (difference {d:+.{digits}f})"
     else:
         verb = comparison.verbs[0] if d >= 0 else comparison.verbs[1]
         low, high = (found["ci_low"], found["ci_high"]) if d >= 0 else (-found["ci_high"], -found["ci_low"])
