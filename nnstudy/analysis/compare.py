@@ -43,6 +43,8 @@ from nnstudy.study import plan, questions
 
 STATISTIC = "max_test_accuracy"
 RUN_NOISE = 0.05
+# Accuracies are float32 counts of test examples: 35 / 700 is recorded as 0.05000012, and is within 0.05.
+SLACK = 1e-6
 # Where each kind of folder keeps its tables: (all runs, verdicts).
 LAYOUTS = {
     "study's results folder": ("tables/all_runs.csv", "tables/verdicts.csv"),
@@ -185,6 +187,7 @@ def verdict(reference: pd.DataFrame, candidate: pd.DataFrame, noise: float) -> t
     """(verdict, low, high) of a configuration with the same settings on both sides: the range its other side's
     mean must lie in (NaN with one seed a side, where the difference itself is held to `noise`)."""
     ours, theirs = reference[STATISTIC].to_numpy(float), candidate[STATISTIC].to_numpy(float)
+    noise += SLACK
     if len(ours) > 1 or len(theirs) > 1:
         spread, other = (ours, theirs) if len(ours) > 1 else (theirs, ours)
         low, high = spread.min() - noise, spread.max() + noise
