@@ -10,6 +10,7 @@ USAGE = """usage: nnstudy COMMAND [options]
 commands:
   status    how far each planned training run is, with ETA (--watch refreshes)
   publish   publish a finished run under docs/ with a generated README
+  compare   does one study reproduce another? (results folders or publications, side by side)
 
 `nnstudy COMMAND --help` for a command's options."""
 
@@ -19,7 +20,7 @@ def main(argv=None) -> None:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return
-    if argv[0] not in ("status", "publish"):
+    if argv[0] not in ("status", "publish", "compare"):
         sys.exit(f"nnstudy: unknown command {argv[0]!r}\n{USAGE}")
     importlib.import_module(f"nnstudy.commands.{argv[0]}").main(argv[1:])  # imported here, so that each starts fast
 
