@@ -62,8 +62,9 @@ VERDICT_COLUMNS = ("question", "comparison", "statistic", "n", "difference", "re
 
 VERDICTS = REPRODUCED, DIFFERS, NOT_RESOLVED, NOT_COMPARABLE, ONLY_IN_ONE = (
     "reproduced", "differs", "not resolved", "not comparable", "only in one")  # fmt: skip
-OUTCOMES = HOLDS, REVERSED, UNRESOLVED, NO_VERDICT, INCOMPARABLE, ONE_SIDE = (
-    "holds", "reversed", "not resolved", "no verdict", NOT_COMPARABLE, ONLY_IN_ONE)  # fmt: skip
+# Whether a reference verdict holds in the candidate (or is not comparable, or only in one).
+HOLDS, REVERSED, UNRESOLVED, NO_VERDICT = "holds", "reversed", "not resolved", "no verdict"
+OUTCOMES = (HOLDS, REVERSED, UNRESOLVED, NO_VERDICT, NOT_COMPARABLE, ONLY_IN_ONE)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def _read_table(path: Path, required) -> pd.DataFrame:
     if missing:
         raise StudyError(f"{path}: damaged table (no column {', '.join(missing)})")
     empty = np.flatnonzero(table[list(required)].isna().any(axis=1))
-    if len(empty):  # a row cut short, a cell deleted
+    if len(empty):  # a cell emptied
         columns = [column for column in required if pd.isna(table[column].iloc[empty[0]])]
         raise StudyError(f"{path}: damaged table (line {empty[0] + 2} has no {', '.join(columns)})")
     return table
@@ -233,6 +234,8 @@ def compare_configurations(reference: pd.DataFrame, candidate: pd.DataFrame, noi
 
 
 def _direction(a: float, b: float) -> str:
+    if pd.isna(a) or pd.isna(b):  # a verdict without a seed on both sides has no difference
+        return "no direction to compare"
     return "same direction" if np.sign(a) == np.sign(b) else "opposite direction"
 
 
@@ -265,7 +268,7 @@ def compare_verdicts(reference: pd.DataFrame, candidate: pd.DataFrame, incompara
         row |= {"candidate_n": theirs["n"], "candidate_difference": theirs["difference"],
                 "candidate_resolved": theirs["resolved"]}  # fmt: skip
         if part in incomparable:
-            rows.append(row | {"outcome": INCOMPARABLE, "note": incomparable[part]})
+            rows.append(row | {"outcome": NOT_COMPARABLE, "note": incomparable[part]})
         else:
             outcome, note = _outcome(ours, theirs)
             rows.append(row | {"outcome": outcome, "note": note})
