@@ -38,7 +38,7 @@ STYLES = {
 }  # fmt: skip
 
 
-# ---- cells, as the terminal, the CSV readers and the page see them -------------------------
+# ---- cells, as the terminal and the page show them -------------------------------------
 
 
 def _side(row, side: str) -> str:
@@ -47,6 +47,7 @@ def _side(row, side: str) -> str:
 
 
 def _seeds(row) -> str:
+    """Each side's seeds, the reference's first: "1 2 3 · 1", "1 · –"."""
     return f"{row['reference_seeds'] or formats.MISSING} · {row['candidate_seeds'] or formats.MISSING}"
 
 
@@ -57,7 +58,7 @@ def _difference(row) -> list[str]:
 
 
 def _why(row) -> str:
-    """What the reader should know about a row: the settings that differ, else the notes."""
+    """What the reader should know about a row: the settings that differ, then the notes."""
     return "; ".join(text for text in (row["settings"], row["notes"]) if text)
 
 
