@@ -11,12 +11,13 @@ commands:
   status    how far each planned training run is, with ETA (--watch refreshes)
   publish   publish a finished run under docs/ with a generated README
   import    the runs a lent GPU machine's call brought back (bench/gpu_part_a.sh), into a study
+  compare   does one study reproduce another? (results folders or publications, side by side)
 
 `nnstudy COMMAND --help` for a command's options."""
 
 
 # Each command's module in nnstudy.commands (`import` is a Python keyword).
-MODULES = {"status": "status", "publish": "publish", "import": "import_runs"}
+MODULES = {"status": "status", "publish": "publish", "import": "import_runs", "compare": "compare"}
 
 
 def main(argv=None) -> None:

@@ -53,6 +53,7 @@ def test_the_readme_shows_commands():
 def test_every_readme_command_runs_as_written(smoke_run, tmp_path):
     study = tmp_path / "study"
     shutil.copytree(smoke_run, study, symlinks=True)
+    shutil.copytree(REPO / "docs/paper-results", study / "docs/paper-results")  # what `nnstudy compare` checks against
     # The smoke study's engines in its config.yaml, so that `--config $STUDY` is its whole config.
     config = yaml.safe_load((study / "config.yaml").read_text())
     config["training"] |= yaml.safe_load(SMOKE_ENGINES)["training"]

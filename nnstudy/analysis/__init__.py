@@ -14,7 +14,9 @@ only the ones listed before it:
   histories) and A2's choice of the pair for A3;
 - reference: our numbers beside the reference report's (data/reference/);
 - figures: the figures over many runs (heatmap, comparison charts, grouped
-  learning curves, accuracy against time).
+  learning curves, accuracy against time);
+- compare: two studies side by side, configuration by configuration and
+  verdict by verdict (`nnstudy compare`: does a rerun reproduce the study?).
 
 The stages in order: data (nnstudy.data.cifar, nnstudy.data.text), training
 (nnstudy.train.job, training, models), analysis, and the HTML report
