@@ -240,11 +240,11 @@ def test_broken_resume_state_is_discarded_and_the_job_starts_afresh(tmp_path):
 
 def test_a_pack_trains_its_runs_side_by_side_and_survives_a_switch(tmp_path):
     """cluster.runs_per_allocation: 2 makes packs of two runs, one job each, whose runs
-    train at once; switching packing off again retrains nothing."""
+    train at once; switching packing off again leaves them done."""
     workflow = copy_workflow(tmp_path / "workflow")
     packed = smoke_config("cluster={runs_per_allocation: 2}")
     plan_text = snakemake(workflow, "-n", *packed).stdout
-    assert re.search(r"^train_pack_22\s+1$", plan_text, re.M) and not re.search(r"^train_pack_23\b", plan_text, re.M)
+    assert re.search(r"^train_pack_24\s+1$", plan_text, re.M) and not re.search(r"^train_pack_25\b", plan_text, re.M)
     snakemake(workflow, "--cores", "2", "train_pack_0", *packed)
     pack_log = (workflow / "logs/packs/pack-0.log").read_text()
     runs = re.search(r"training 2 runs side by side: (\S+), (\S+)$", pack_log, re.M).groups()
@@ -255,14 +255,10 @@ def test_a_pack_trains_its_runs_side_by_side_and_survives_a_switch(tmp_path):
     done = snakemake(workflow, "-n", "train_pack_0", *packed)
     assert "Nothing to be done" in done.stdout + done.stderr
 
-    # Unpacked, the runs' own jobs run again (other rule, other code) and
-    # rewrite the outputs from the final resume states.
+    # A pack runs the runs' own rule in a nested Snakemake: unpacked, they are done as they are.
     targets = [str((folder / "metrics.json").relative_to(workflow)) for folder in folders]
-    snakemake(workflow, "--cores", "2", *targets, *smoke_config())
-    for folder, history in zip(folders, first):
-        log = (workflow / "logs" / folder.relative_to(workflow)).with_suffix(".log").read_text()
-        assert "all 2 epochs are in the resume state" in log and "] epoch 1/2" not in log
-        assert metrics.read(folder / "metrics.json")["history"] == history
+    unpacked = snakemake(workflow, "-n", *targets, *smoke_config())
+    assert "Nothing to be done" in unpacked.stdout + unpacked.stderr
 
 
 def test_a_finished_runs_state_outlives_a_refactor_but_not_a_change_to_what_it_computes(tmp_path):
