@@ -59,6 +59,7 @@ def test_every_readme_command_runs_as_written(smoke_run, tmp_path):
     config["training"] |= yaml.safe_load(SMOKE_ENGINES)["training"]
     (study / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (study / ".venv").symlink_to(Path(sys.prefix))
+    (tmp_path / "shared").symlink_to(CIFAR_DIR.parents[1])  # the README's ../shared/data/cifar10
     env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for command in readme_commands():
         if command.startswith("STUDY="):

@@ -106,7 +106,7 @@ def assert_clean_logs(folder, runs):
             assert not re.match(r"[IWE]\d{4} ", line) and "absl::InitializeLog" not in line, f"{path}: {line}"
     training_log = folder / "results/part_b/runs/char-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1.log"
     lines = training_log.read_text().splitlines()
-    assert [line.split("] ", 1)[1].split()[0] for line in lines] == ["training", "no", "epoch", "epoch", "done:"]
+    assert [line.split("] ", 1)[1].split()[0] for line in lines] == ["no", "probed", "training", "epoch", "epoch", "done:"]
 
 
 def test_status_of_a_finished_study(smoke_run):
@@ -305,13 +305,13 @@ def test_a_finished_runs_state_outlives_a_refactor_but_not_a_change_to_what_it_c
 def test_a_run_trains_again_for_the_settings_it_is_labelled_with(smoke_run, tmp_path):
     """A changed setting plans its runs' training jobs, and only those; status says which setting; a table over
     runs of mixed settings stops with one line; the study's own config leaves nothing to do."""
-    changed = smoke_run_config("part_b={epochs: 3}")
+    changed = smoke_run_config("part_b={learning_rate: 0.02}")  # a setting the preset leaves as it is
     plan_text = snakemake(smoke_run, "-n", *changed).stdout
     assert re.search(r"^train_text\s+23$", plan_text, re.M) and not re.search(r"^train_cifar", plan_text, re.M)
     assert re.search(r"^settings_changed\s+23$", plan_text, re.M)
     status = nnstudy_status(smoke_run, *changed).stdout
     rows = status_rows(status)
-    assert rows["word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1"][0] == "stale (settings: epochs 2 → 3)"
+    assert rows["word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1"][0] == "stale (settings: learning_rate 0.01 → 0.02)"
     assert "23 stale (settings changed)" in status.splitlines()[-1]
     quick = snakemake(smoke_run, "-n", *smoke_run_config("preset=quick"))
     assert re.search(r"^train_text\s+23$", quick.stdout, re.M) and "note: 53 finished runs were trained" in quick.stderr

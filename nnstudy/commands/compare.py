@@ -205,7 +205,8 @@ def main(argv=None) -> None:
         sys.exit(f"error: {err}")
     from rich.console import Console
 
-    show(found, Console(highlight=False))
+    # A terminal's width; piped to a file or a program, wide enough that no verdict breaks over lines.
+    show(found, Console(highlight=False, width=None if sys.stdout.isatty() else 160))
     for path in paths.values():
         print(f"wrote {path}")
     failing = found.configurations["verdict"].isin([name.replace("-", " ") for name in args.fail_on])

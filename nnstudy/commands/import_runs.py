@@ -1,7 +1,10 @@
-"""`nnstudy import OUT_DIR [OUT_DIR ...] STUDY_DIR`: runs a lent GPU machine made, into a study.
+"""`nnstudy import OUT_DIR [OUT_DIR ...] STUDY_DIR`: runs made elsewhere, into a study.
 
-Each OUT_DIR is what a call of bench/gpu_part_a.sh handed back (nnstudy.study.handback); STUDY_DIR is the
-workflow folder of the study (its config.yaml, with --configfile / --config as given to snakemake there).
+Each OUT_DIR is what a call of bench/gpu_part_a.sh handed back (nnstudy.study.handback), another study's
+workflow folder (its results/), or a publication folder (docs/paper-results/: its runs' metrics.json are
+rebuilt from all_runs.csv and the histories, which hold every value of them but the device's details);
+STUDY_DIR is the workflow folder of the study (its config.yaml, with --configfile / --config as given to
+snakemake there).
 A returned run goes in when the study's config plans it and its metrics.json records the settings that
 config asks for: its metrics.json, curves, log and model (where it came back; an older model of the run
 goes) are copied as they are, so the run keeps the code identity, precision and device it was made with,
@@ -25,6 +28,7 @@ import tempfile
 from pathlib import Path
 
 from nnstudy import faults, metrics
+from nnstudy.analysis.runs import VERSION_KEYS
 from nnstudy.errors import StudyError
 from nnstudy.study import handback, plan, settings
 
@@ -97,10 +101,18 @@ def import_runs(outs: list[Path], study_dir: Path, study: dict, log=print) -> in
     with tempfile.TemporaryDirectory(prefix="nnstudy-import-") as tmp:
         returned = {}  # run folder → the unpacked OUT_DIR holding it (the last given)
         for index, out in enumerate(outs):
-            if not (out / handback.RESULTS).is_file():
-                raise StudyError(f"{out}: no {handback.RESULTS} (not a folder that bench/gpu_part_a.sh filled)")
             into = Path(tmp) / str(index)
-            handback.unpack(out, into)
+            if (out / handback.RESULTS).is_file():
+                handback.unpack(out, into)
+            elif (out / "results").is_dir():
+                into = out
+            elif (out / "all_runs.csv").is_file() and (out / "publication.json").is_file():
+                published_runs(out, into)
+            else:
+                raise StudyError(
+                    f"{out}: neither what bench/gpu_part_a.sh hands back ({handback.RESULTS}), nor a study's "
+                    "folder (results/), nor a publication (all_runs.csv, publication.json)"
+                )
             runs = list(into.glob("results/*/runs/*/metrics.json"))
             if not runs:
                 log(f"{out}: no finished runs")
@@ -129,6 +141,53 @@ def import_runs(outs: list[Path], study_dir: Path, study: dict, log=print) -> in
             log(f"refused {folder}: not a run of the study's config{_why_not_planned(study, study_dir)}")
             refused += 1
     return refused
+
+
+def published_runs(folder: Path, into: Path) -> None:
+    """A publication's runs as metrics.json files under `into`/results: all_runs.csv's row of each run (its
+    hyper-parameters, summary, versions, code and device) and its every epoch from the histories."""
+    import pandas as pd
+
+    from nnstudy.analysis import runs as study_runs
+    from nnstudy.train.job import HYPERPARAMETERS
+
+    table = study_runs.read_all_runs(folder / "all_runs.csv")
+    histories = pd.read_csv(next(folder.glob("histories.csv*")))
+    epoch_keys = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"]
+    for _, row in table.iterrows():
+        found = {key: _plain(value) for key, value in row.items() if _plain(value) is not None}
+        part = "part_a" if found["part"] == "A" else "part_b"
+        extra = ("vocabulary_size", "length") if part == "part_b" else ()
+        sizes = ("train_size", "test_size", "backend", "precision", "engine", "matmul_precision")
+        hyperparameters = {key: found.get(key) for key in HYPERPARAMETERS[part]}  # None recorded as such
+        hyperparameters |= {key: found[key] for key in (*extra, *sizes) if key in found}
+        if found.get("pixel_layout", plan.DEFAULT_LAYOUT) != plan.DEFAULT_LAYOUT:  # recorded where not the default
+            hyperparameters["pixel_layout"] = found["pixel_layout"]
+        epochs = histories[histories["run"] == found["run"]].sort_values("epoch")
+        history = [{key: _plain(entry[key]) for key in epoch_keys} for _, entry in epochs.iterrows()]
+        document = {key: found[key] for key in ("run", "part", "label", "seed")} | {
+            "hyperparameters": hyperparameters,
+            "code": {"identity": found.get("code_identity"), "commit": found.get("code_commit")},
+            "history": [entry | {"epoch": int(entry["epoch"])} for entry in history],
+            "summary": metrics.summarize(history),
+            "parameters": found.get("parameters"),
+            "job_seconds": found.get("job_seconds"),
+            "device": {"type": found.get("device"), "name": found.get("device_name")},
+            "versions": {key: found[f"{key}_version"] for key in VERSION_KEYS if f"{key}_version" in found},
+            "imported_from": str(folder),
+        }
+        target = into / Path(found["metrics_file"]).parent
+        target.mkdir(parents=True, exist_ok=True)
+        metrics.write(target / "metrics.json", document)
+
+
+def _plain(value):
+    """A table cell as JSON holds it: None for an empty one, Python numbers for numpy's."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
 
 
 def _why_not_planned(study: dict, study_dir: Path) -> str:

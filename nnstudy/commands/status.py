@@ -100,7 +100,8 @@ def run_status(workdir: Path, run: plan.Run, resume_dir: str, snakemake_running:
             last_accuracy=history[-1]["test_accuracy"] if history else None,
             best_accuracy=document["summary"]["max_test_accuracy"],
             seconds_per_epoch=document["summary"]["seconds_per_epoch"],
-            eta_seconds=0.0 if state in TRAINED else None,
+            # A run trained again with other settings: all its epochs, at the speed it had.
+            eta_seconds=0.0 if state in TRAINED else run.settings["epochs"] * document["summary"]["seconds_per_epoch"],
         )
     saved = (_json(workdir / run.state_dir(resume_dir) / "history.json") or {}).get("history") or []
     log_path = workdir / run.log

@@ -54,7 +54,8 @@ def train(*, runs: list[dict], inputs: dict, options: dict, log=print) -> None:
         level, architecture = run.settings.get("level"), run.settings.get("architecture")
         if run.settings.get("mask_padding") and (level != "word" or architecture == "cnn"):
             raise StudyError(f"padding can be masked for word-level recurrent models only, not {level} {architecture}")
-    runtime.prepare(first["backend"], options["threads"], first["deterministic"], options.get("gpu"), log)
+    compiled = Path(options["resume_dir"]) / "compiled"
+    runtime.prepare(first["backend"], options["threads"], first["deterministic"], options.get("gpu"), log, compiled)
     started = time.perf_counter()
     data = load(runs[0].part, first, inputs)
     device = runtime.configure(options["threads"], first["deterministic"], first["precision"], log)

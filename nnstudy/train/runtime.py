@@ -11,15 +11,23 @@ import importlib.util
 import os
 import platform
 import sys
+from pathlib import Path
 
 from nnstudy.errors import StudyError
 
 
 def prepare(
-    backend="tensorflow", threads: int | None = None, deterministic=False, gpu: dict | None = None, log=print
+    backend="tensorflow",
+    threads: int | None = None,
+    deterministic=False,
+    gpu: dict | None = None,
+    log=print,
+    compilation_cache: Path | None = None,
 ) -> None:
     """Logging, Keras backend and — for training jobs, `gpu` given — the job's GPU. The backend is the config's
-    choice even where KERAS_BACKEND is set: a run's metrics must say truthfully what trained it."""
+    choice even where KERAS_BACKEND is set: a run's metrics must say truthfully what trained it.
+    `compilation_cache`: a folder where JAX keeps the programs it compiles for the jobs after it (a study's jobs
+    compile the same initializers, steps and probes; a cached program is the same program, loaded)."""
     # TensorFlow's C++ INFO lines (oneDNN, CPU features) drown the progress log.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "keras" in sys.modules and sys.modules["keras"].backend.backend() != backend:
@@ -34,6 +42,10 @@ def prepare(
         flags = ["--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1"] if threads == 1 else []
         flags += ["--xla_gpu_deterministic_ops=true"] if deterministic else []
         os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), *flags]).strip()
+        if compilation_cache is not None:  # keyed by the program, the XLA flags, JAX's version and the device
+            os.environ["JAX_COMPILATION_CACHE_DIR"] = str(compilation_cache)
+            os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+            os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
     if gpu is not None:
         from nnstudy.train import devices
 
