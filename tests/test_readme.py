@@ -65,7 +65,7 @@ def test_every_readme_command_runs_as_written(smoke_run, tmp_path):
         if command.startswith("STUDY="):
             env["STUDY"] = f"preset=smoke cifar10_dir={CIFAR_DIR}"
             continue
-        trains = " snakemake " in f" {command} " and "--report" not in command
+        trains = re.search(r"(^|[ /])snakemake ", command) is not None and "--report" not in command
         shell = re.sub(r"(^|&& )((\.venv/bin/)?snakemake) ", r"\1\2 -n ", command) if trains else command
         result = subprocess.run(
             ["bash", "-c", shell], cwd=study, env=env, capture_output=True, text=True, timeout=600, check=False
