@@ -38,6 +38,7 @@ FOLDERS = [
             ("rnn_layers-1_dropout-0_clip-none", "unmasked"),
             ("lstm_layers-1_dropout-0_clip-none", "unmasked"),
             ("gru_layers-1_dropout-0_clip-2", "unmasked"),
+            ("gru_layers-1_dropout-0_clip-global-norm-2", "unmasked"),
             ("gru_layers-1_dropout-0_clip-none", "masked"),
         )
         if level == "word" or padding == "unmasked"
@@ -106,7 +107,13 @@ def main() -> None:
     from nnstudy.data import text
 
     old_has_layout = (args.old / "nnstudy/train").is_dir() or "pixel_layout" in (args.old / "config.yaml").read_text()
-    folders = [folder for folder in FOLDERS if "layout-course" not in folder or old_has_layout]
+    # Clip modes in folder names ("clip-global-norm-2") came with the clip counting optimizers.
+    old_has_clip_modes = any("parse_clip" in path.read_text() for path in (args.old / "nnstudy").rglob("plan.py"))
+    folders = [
+        folder
+        for folder in FOLDERS
+        if ("layout-course" not in folder or old_has_layout) and ("global-norm" not in folder or old_has_clip_modes)
+    ]
     with tempfile.TemporaryDirectory(prefix="equivalence-data-") as data:
         outputs = {level: f"{data}/{level}_ids.npz" for level in ("char", "word")}
         outputs["vocabulary"] = f"{data}/vocabulary.json"

@@ -10,7 +10,7 @@ USAGE = """usage: nnstudy COMMAND [options]
 commands:
   status    how far each planned training run is, with ETA (--watch refreshes)
   publish   publish a finished run under docs/ with a generated README
-  import    the runs a lent GPU machine's call brought back (bench/gpu_part_a.sh), into a study
+  import    runs made elsewhere (a lent GPU's call, another study, a publication), into a study
   compare   does one study reproduce another? (results folders or publications, side by side)
 
 `nnstudy COMMAND --help` for a command's options."""

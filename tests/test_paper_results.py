@@ -9,9 +9,10 @@ import shutil
 
 import pandas as pd
 import pytest
-from conftest import CIFAR_DIR, REPO, copy_workflow, snakemake
+from conftest import CIFAR_DIR, REPO, copy_workflow, nnstudy, snakemake
 from generated_study import CONFIG
 
+from nnstudy import metrics
 from nnstudy.analysis import runs as study_runs
 from nnstudy.commands import publish
 from nnstudy.errors import StudyError
@@ -35,6 +36,13 @@ def test_published_runs_are_the_workflows_plan(runs, tmp_path):
     assert set(runs["run"]) == planned and len(runs) == len(planned) == 1 + 21
     # The report of the run the publication's config makes shows the publication's explanations.
     assert str(PUBLISHED / "explanations.yaml") in plan.split("rule html_report:")[1].split("output:")[0]
+    # Imported from the publication (its metrics.json rebuilt from the CSVs), the runs are done: no training job.
+    nnstudy(workflow, "import", str(PUBLISHED), ".", *config)
+    a1 = metrics.read(workflow / "results/part_a/runs/c1-50_c2-60_sgd_dropout-0_seed-1/metrics.json")
+    published = runs.set_index("run").loc["c1-50_c2-60_sgd_dropout-0_seed-1"]
+    assert len(a1["history"]) == 1000 and a1["summary"]["max_test_accuracy"] == published["max_test_accuracy"]
+    after = snakemake(workflow, "-n", *config).stdout
+    assert "rule html_report" in after and not re.search(r"^train_\w+\s+\d+$", after, re.M)
 
 
 def test_published_runs_are_at_paper_settings(runs):

@@ -200,6 +200,22 @@ def test_a_state_saved_before_code_identities_is_adopted_once(tmp_path):
     assert json.loads(history_file.read_text())["code"]["source"] == "today"
 
 
+@pytest.mark.parametrize("legacy, kept", [("08256a1fa1d2b038", True), ("0123456789abcdef", False)])
+def test_a_legacy_identity_resumes_only_where_measured_equivalent(tmp_path, legacy, kept):
+    """A half-finished state saved by an older checkout (its code a hash of seven modules) resumes where
+    bench/identity_equivalence.py measured that checkout to compute what today's code computes (f61cc14's JAX
+    identity here), and starts afresh otherwise."""
+    run(tmp_path, "old", 2)
+    history_file = tmp_path / "old" / "history.json"
+    saved = json.loads(history_file.read_text())
+    history_file.write_text(json.dumps(saved | {"code": legacy}))
+    logs = []
+    state = fit.ResumeState(tmp_path / "old", saved["fingerprint"], code=code("today", [1.0, 2.0]))
+    model, history = state.load(3, logs.append)
+    assert (model is not None and len(history) == 2) == kept
+    assert any("the training code changed" in line for line in logs) != kept
+
+
 def code(source, behaviour, device="CPU"):
     environment = {"backend": "tensorflow", "libraries": {"keras": "3"}, "device": device}
     return {"source": source, "environment": environment, "behaviour": behaviour}

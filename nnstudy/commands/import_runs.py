@@ -198,7 +198,9 @@ def _why_not_planned(study: dict, study_dir: Path) -> str:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="nnstudy import", description=__doc__.split("\n\n")[0])
-    parser.add_argument("outs", nargs="+", type=Path, metavar="OUT_DIR", help="what a call handed back")
+    parser.add_argument(
+        "outs", nargs="+", type=Path, metavar="OUT_DIR", help="a call's, a study's or a publication's folder"
+    )
     parser.add_argument("study", type=Path, metavar="STUDY_DIR", help="the study's workflow folder")
     parser.add_argument("--configfile", type=Path, nargs="+", default=[], help="as given to snakemake")
     parser.add_argument("--config", nargs="+", default=[], metavar="KEY=VALUE", help="as given to snakemake")

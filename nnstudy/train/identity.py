@@ -41,6 +41,9 @@ EQUIVALENT_LEGACY = frozenset(
         # f61cc14 (the Part B seed runs' checkout), TensorFlow and JAX: all 18 kinds the same to the last bit
         "5cc03f5d888747f8",
         "08256a1fa1d2b038",
+        # beea9a9 (the ablation runs' checkout): 19 of 19 kinds and both global-norm clips the same
+        "68298023d7b3ae20",
+        "9b5f466924ee45c9",
     }
 )
 
