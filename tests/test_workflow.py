@@ -106,7 +106,8 @@ def assert_clean_logs(folder, runs):
             assert not re.match(r"[IWE]\d{4} ", line) and "absl::InitializeLog" not in line, f"{path}: {line}"
     training_log = folder / "results/part_b/runs/char-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1.log"
     lines = training_log.read_text().splitlines()
-    assert [line.split("] ", 1)[1].split()[0] for line in lines] == ["no", "probed", "training", "epoch", "epoch", "done:"]
+    first_words = [line.split("] ", 1)[1].split()[0] for line in lines]
+    assert first_words == ["no", "probed", "training", "epoch", "epoch", "done:"]
 
 
 def test_status_of_a_finished_study(smoke_run):
@@ -311,7 +312,8 @@ def test_a_run_trains_again_for_the_settings_it_is_labelled_with(smoke_run, tmp_
     assert re.search(r"^settings_changed\s+23$", plan_text, re.M)
     status = nnstudy_status(smoke_run, *changed).stdout
     rows = status_rows(status)
-    assert rows["word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1"][0] == "stale (settings: learning_rate 0.01 → 0.02)"
+    word_cnn = rows["word-cnn_layers-1_dropout-0_clip-none_padding-unmasked_seed-1"]
+    assert word_cnn[0] == "stale (settings: learning_rate 0.01 → 0.02)"
     assert "23 stale (settings changed)" in status.splitlines()[-1]
     quick = snakemake(smoke_run, "-n", *smoke_run_config("preset=quick"))
     assert re.search(r"^train_text\s+23$", quick.stdout, re.M) and "note: 53 finished runs were trained" in quick.stderr
