@@ -149,11 +149,12 @@ def published_runs(folder: Path, into: Path) -> None:
     import pandas as pd
 
     from nnstudy.analysis import runs as study_runs
+    from nnstudy.analysis import stats
     from nnstudy.train.job import HYPERPARAMETERS
 
     table = study_runs.read_all_runs(folder / "all_runs.csv")
     histories = pd.read_csv(next(folder.glob("histories.csv*")))
-    epoch_keys = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"]
+    epoch_keys = [key for key in stats.HISTORY_COLUMNS if key not in ("run", "part", "seed")]
     for _, row in table.iterrows():
         found = {key: _plain(value) for key, value in row.items() if _plain(value) is not None}
         part = "part_a" if found["part"] == "A" else "part_b"

@@ -51,7 +51,7 @@ def part_b_run(
     *,
     seed,
 ) -> str:
-    masked = mask_padding and level == "word" and architecture != "cnn"  # only word-level recurrent models mask
+    masked = mask_padding and can_mask(level, architecture)
     clip = "none" if clip_threshold is None else clip_name(clip_mode, clip_threshold)
     return PART_B_RUN.format(
         level=level,
@@ -62,6 +62,11 @@ def part_b_run(
         padding="masked" if masked else "unmasked",
         seed=seed,
     )
+
+
+def can_mask(level, architecture) -> bool:
+    """Only word-level recurrent models have padding steps to mask (a char document fills its length)."""
+    return level == "word" and architecture != "cnn"
 
 
 def clip_name(mode: str, threshold) -> str:

@@ -50,9 +50,9 @@ def train(*, runs: list[dict], inputs: dict, options: dict, log=print) -> None:
     first = runs[0].settings
     if any({key: run.settings.get(key) for key in SHARED} != {key: first.get(key) for key in SHARED} for run in runs):
         raise StudyError(f"the runs of a pack must share {', '.join(SHARED)}")
-    for run in runs:  # a folder name can ask for it; only these models have padding steps to mask
+    for run in runs:  # a folder name can ask for it
         level, architecture = run.settings.get("level"), run.settings.get("architecture")
-        if run.settings.get("mask_padding") and (level != "word" or architecture == "cnn"):
+        if run.settings.get("mask_padding") and not plan.can_mask(level, architecture):
             raise StudyError(f"padding can be masked for word-level recurrent models only, not {level} {architecture}")
     compiled = Path(options["resume_dir"]) / "compiled"
     runtime.prepare(first["backend"], options["threads"], first["deterministic"], options.get("gpu"), log, compiled)
