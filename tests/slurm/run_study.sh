@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of profiles/slurm on a real single-node SLURM cluster.
 #
-#   bash tests/slurm/run_study.sh                    # the smoke study (~50 GPU jobs)
+#   bash tests/slurm/run_study.sh                    # a small study (16 GPU jobs)
 #   bash tests/slurm/run_study.sh --runs-per-allocation 4   # the same, packed: 4 training jobs per allocation
 #   bash tests/slurm/run_study.sh --selftest         # tiny stand-in workflow, ~1 min
 #
@@ -14,8 +14,11 @@
 #     Snakemake planned (check_sacct.py); packed (--runs-per-allocation K, which sets
 #     the config's cluster.runs_per_allocation), at most K training runs per
 #     allocation, one GPU each, and it prints
-#     `training allocations: A for N training jobs`; then it SIGKILLs one run
-#     of a packed allocation mid-training and checks the retry,
+#     `training allocations: A for N training jobs`,
+#   * packed, two faults injected while the study runs did what they should:
+#     one run SIGKILLed mid-training in one allocation resumed on the retry
+#     and its neighbours did not train again; another allocation stopped by
+#     SIGTERM saved its runs and the retry resumed them,
 #   * nothing is left to do (`snakemake -n`, `--summary`).
 # Must run as root (it starts slurmctld/slurmd/slurmdbd/munged/mariadbd).
 #
@@ -110,9 +113,12 @@ else
         tar --null -T - -cf -) | tar -C "$SCRATCH" -xf -
     [[ -f $SCRATCH/Snakefile ]] || fail "no Snakefile in the copy of $REPO"
     CIFAR=$(cd "$SHARED/data/cifar10" 2>/dev/null && pwd) || fail "no CIFAR-10 data at $SHARED/data/cifar10"
-    # A1, A2 and B5 (33 runs, both parts, the report): enough to pack, retry and report.
-    QUESTIONS="questions=[a1, a2, b5]"
-    CONFIG=(--config preset=smoke "cifar10_dir=$CIFAR" "$QUESTIONS" "cluster={runs_per_allocation: $PACK}")
+    # A1, A2 on a 2 x 4 grid and B5 (16 runs, both parts, the report): enough to pack, retry and report.
+    # Part A's runs take 8 epochs of 512 images with a checkpoint after each, long enough for the faults
+    # below to catch them mid-training; Part B's take the smoke preset's 2 epochs of 256 texts.
+    CONFIG=(--config "cifar10_dir=$CIFAR" "questions=[a1, a2, b5]" "cluster={runs_per_allocation: $PACK}"
+            "part_a={epochs: 8, train_limit: 512, test_limit: 128, grid: {c1: [10, 50], c2: [20, 40, 60, 80]}}"
+            "part_b={epochs: 2, train_limit: 256, test_limit: 128}" "training={threads: 1, checkpoint_seconds: 0}")
 fi
 say "scratch copy: $SCRATCH ($(find "$SCRATCH" -type f | wc -l) files)"
 cd "$SCRATCH"
@@ -147,9 +153,59 @@ done < <(awk '/^Job stats:/{s=1; next} s && $2 ~ /^[0-9]+$/ {print $1, $2} s && 
 say "planned: $planned GPU jobs: ${MIN[*]//--min-planned /}"
 say "planned in total: $(awk '/^Job stats:/{s=1} s && $1=="total" {print $2; exit}' plan.log) jobs (checkpoints may add more)"
 
+# ----------------------------------------------------------- faults ---------
+# Packed, two faults hit the study while it runs, each in its own allocation, each checked afterwards
+# from its own runs' log lines (Part A's packs: train_pack_0 and train_pack_1):
+#   * what the OOM killer does: SIGKILL one run's training process in pack 0 mid-training. Its neighbours
+#     finish; the allocation fails and the profile's retry runs the pack again: the killed run must resume
+#     from its last checkpoint, and the finished ones must not train again;
+#   * what preemption and the time limit do: scancel --signal=TERM pack 1's allocation mid-training. Every
+#     run saves its finished epochs and stops; the retried allocation resumes them.
+runs_of() {  # the run folders a pack trains: its job block's outputs in the dry run
+    awk -v rule="rule $1:" '$0 == rule {block = 1; next} block && /^ +output: / {print; exit}' plan.log |
+        grep -o 'results/part_a/runs/[^ ,]*/metrics.json' | xargs -r -n 1 dirname
+}
+past_epoch_2() { grep -q "^\[[0-9:]*\] epoch 2/" "logs/$1.log" 2>/dev/null; }
+inject_faults() {  # in the background while the study runs; writes what it hit to fault-kill, fault-term
+    local run filter jobid
+    while [[ ! -s fault-kill ]]; do
+        sleep 0.5
+        for run in "${KILL_RUNS[@]}"; do
+            past_epoch_2 "$run" || continue
+            # The job's log filter (nnstudy.logfilter) names the log; its parent trains.
+            filter=$(pgrep -f "nnstudy.logfilter logs/$run.log") || continue
+            kill -KILL "$(ps -o ppid= -p "$filter")" && echo "$run" >fault-kill && break
+        done
+    done
+    while [[ ! -s fault-term ]]; do
+        sleep 0.5
+        for run in "${TERM_RUNS[@]}"; do
+            past_epoch_2 "$run" || continue
+            jobid=$(grep -o "submitted with SLURM jobid [0-9]* (log: [^)]*/rule_train_pack_1/" run.log |
+                tail -n 1 | awk '{print $5}')
+            [[ -n $jobid ]] && scancel --signal=TERM "$jobid" && echo "$jobid" >fault-term && break
+        done
+    done
+}
+FAULTS=0
+if ((PACK > 1)) && [[ $MODE == study ]]; then
+    FAULTS=1
+    mapfile -t KILL_RUNS < <(runs_of train_pack_0)
+    mapfile -t TERM_RUNS < <(runs_of train_pack_1)
+    ((${#KILL_RUNS[@]} > 1 && ${#TERM_RUNS[@]} > 1)) ||
+        fail "the dry run packs ${#KILL_RUNS[@]} and ${#TERM_RUNS[@]} Part A runs in train_pack_0 and train_pack_1"
+    say "faults: SIGKILL one run of train_pack_0 (${#KILL_RUNS[@]} runs), SIGTERM to train_pack_1's allocation," \
+        "each once a run is past epoch 2 of 8"
+fi
+
 # ------------------------------------------------------------- run ----------
 say "running the workflow on SLURM (timeout ${TIMEOUT} s; full log: $SCRATCH/run.log)"
 t=$SECONDS
+if ((FAULTS)); then
+    : >run.log
+    inject_faults &
+    injector=$!
+fi
 # In the foreground (a background job would ignore SIGINT), SIGINT rather
 # than SIGTERM on timeout: Snakemake then cancels its SLURM jobs and exits.
 # Everything goes to run.log; the terminal gets one line per submission and
@@ -159,6 +215,7 @@ timeout --foreground -s INT -k 120 "$TIMEOUT" "${SMK[@]}" 2>&1 | tee run.log |
     grep --line-buffered -E 'has been submitted with SLURM jobid|steps \([0-9]+%\) done|^(Error|WorkflowError)|SLURM-job .* failed' |
     sed -u -e 's/^/    /' -e 's/ (log: .*slurm_logs\/\(.*\)\/[0-9]*\.log)\./ [\1]/'
 rc=${PIPESTATUS[0]}
+((FAULTS)) && kill "$injector" 2>/dev/null
 set -e
 ((rc == 0)) || { ((rc == 124)) && fail "snakemake timed out after ${TIMEOUT} s"; fail "snakemake exited with $rc"; }
 say "workflow finished in $((SECONDS - t)) s"
@@ -179,80 +236,36 @@ bad=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 [[ -z $bad ]] || { echo "$bad" | head -n 20; fail "snakemake --summary lists outputs that are missing or need an update"; }
 say "summary: $(($(wc -l <summary.tsv) - 1)) outputs, all ok"
 
-# ------------------------------------------------- fault, packed mode -------
-# What the OOM killer does to one run of a packed allocation: SIGKILL its
-# training process mid-run. Its neighbours finish; the allocation fails and
-# the profile's retry runs the pack again: the killed run must resume from its
-# last checkpoint, and the finished ones must not train again.
-if ((PACK > 1)) && [[ $MODE == study ]]; then
-    say "fault: SIGKILL one run of a packed allocation (quick preset, a checkpoint after every epoch)"
-    FAULT=("$SNAKEMAKE" --profile "$REPO/profiles/slurm" --slurm-init-seconds-before-status-checks 5
-           --forcerun train_pack_0 --config preset=quick "cifar10_dir=$CIFAR" "$QUESTIONS"
-           "cluster={runs_per_allocation: $PACK}" "training={checkpoint_seconds: 0}")
-    mapfile -t runs < <("${FAULT[@]}" -n -- train_pack_0 2>&1 |
-        grep -o 'results/part_[ab]/runs/[^ ,]*/metrics.json' | sort -u | xargs -r -n 1 dirname)
-    ((${#runs[@]} > 1)) || fail "train_pack_0 packs ${#runs[@]} runs"
-    timeout --foreground -s INT -k 120 900 "${FAULT[@]}" -- train_pack_0 >fault.log 2>&1 &
-    fault_pid=$!
-    killed=""
-    for ((i = 0; i < 1200; i++)); do
-        [[ -z $killed ]] || break
-        sleep 0.5
-        kill -0 "$fault_pid" 2>/dev/null || break
-        for run in "${runs[@]}"; do
-            grep -q "^\[[0-9:]*\] epoch 3/" "logs/$run.log" 2>/dev/null || continue
-            # The job's log filter (nnstudy.logfilter) names the log; its parent trains.
-            filter=$(pgrep -f "nnstudy.logfilter logs/$run.log") || continue
-            kill -KILL "$(ps -o ppid= -p "$filter")" && killed=$run
-            break
-        done
-    done
-    wait "$fault_pid" || { tail -n 40 fault.log; fail "the packed run with a killed job did not finish"; }
-    [[ -n $killed ]] || fail "no run of train_pack_0 was caught mid-training (see $SCRATCH/fault.log)"
-    grep -q "Trying to restart job" fault.log || fail "Snakemake did not retry the failed allocation"
-    resumed=$(grep -o "resuming after epoch [0-9]* of 10" "logs/$killed.log") ||
+# ------------------------------------------------------- fault checks -----
+if ((FAULTS)); then
+    say "checking the faults"
+    [[ -s fault-kill ]] || fail "no run of train_pack_0 was caught past epoch 2 of 8 (see $SCRATCH/run.log)"
+    killed=$(<fault-kill)
+    resumed=$(grep -o "resuming after epoch [0-9]* of 8" "logs/$killed.log") ||
         fail "$killed did not resume from its checkpoint: $(grep -v '] epoch ' "logs/$killed.log" | head -n 5)"
-    for run in "${runs[@]}"; do
+    for run in "${KILL_RUNS[@]}"; do
         [[ $run == "$killed" ]] && continue
-        grep -q "all 10 epochs are in the resume state" "logs/$run.log" ||
+        grep -q "all 8 epochs are in the resume state" "logs/$run.log" ||
             fail "$run trained again after the retry: $(grep -v '] epoch ' "logs/$run.log" | head -n 5)"
     done
-    for run in "${runs[@]}"; do
-        epochs=$("$PYTHON" -c "import json, sys; print(len(json.load(open(sys.argv[1]))['history']))" "$run/metrics.json")
-        [[ $epochs == 10 ]] || fail "$run/metrics.json holds $epochs epochs, not 10"
-    done
-    "$PYTHON" "$HERE/check_sacct.py" --log fault.log --gpu-rules "$GPU_RULES" --runs-per-allocation "$PACK" ||
-        fail "SLURM accounting check of the fault run failed"
-    say "fault: killed $(basename "$killed") after epoch 3; the retried allocation resumed it ($resumed)" \
-        "and rewrote its $((${#runs[@]} - 1)) neighbours from their final state"
+    say "fault: killed $(basename "$killed") past epoch 2; the retried allocation resumed it ($resumed)" \
+        "and rewrote its $((${#KILL_RUNS[@]} - 1)) neighbours from their final state"
 
-    # What preemption and the time limit do: SLURM sends SIGTERM to the job's
-    # steps. Every run of the pack saves its finished epochs and stops; the
-    # retried allocation resumes each one from there.
-    say "fault: scancel --signal=TERM a packed allocation mid-training"
-    for run in "${runs[@]}"; do rm -rf "resume/$run"; done
-    timeout --foreground -s INT -k 120 900 "${FAULT[@]}" -- train_pack_0 >term.log 2>&1 &
-    term_pid=$!
-    jobid=""
-    for ((i = 0; i < 1200; i++)); do
-        sleep 0.5
-        kill -0 "$term_pid" 2>/dev/null || break
-        grep -q "^\[[0-9:]*\] epoch 3/" "logs/${runs[0]}.log" 2>/dev/null || continue
-        jobid=$(grep -o "has been submitted with SLURM jobid [0-9]*" term.log | tail -n 1 | grep -o "[0-9]*$")
-        scancel --signal=TERM "$jobid" && break
-    done
-    wait "$term_pid" || { tail -n 40 term.log; fail "the packed run stopped by SIGTERM did not finish"; }
-    [[ -n $jobid ]] || fail "train_pack_0 was not caught mid-training (see $SCRATCH/term.log)"
-    grep -q "Trying to restart job" term.log || fail "Snakemake did not retry the allocation stopped by SIGTERM"
+    [[ -s fault-term ]] || fail "train_pack_1 was not caught past epoch 2 of 8 (see $SCRATCH/run.log)"
+    jobid=$(<fault-term)
     # The stopped attempt's job logs are rewritten by the retry; its allocation's SLURM log keeps the line.
     slurm_log=$(find .snakemake/slurm_logs -name "$jobid.log" | head -n 1)
     grep -q "stopped by SIGTERM" "$slurm_log" ||
         fail "allocation $jobid did not log 'stopped by SIGTERM': $(tail -n 5 "$slurm_log")"
     resumed=0
-    for run in "${runs[@]}"; do
-        if grep -q "resuming after epoch [0-9]* of 10" "logs/$run.log"; then resumed=$((resumed + 1)); fi
+    for run in "${TERM_RUNS[@]}"; do
+        if grep -q "resuming after epoch [0-9]* of 8" "logs/$run.log"; then resumed=$((resumed + 1)); fi
     done
-    ((resumed > 0)) || fail "no run of the retried allocation resumed after SIGTERM"
+    ((resumed > 0)) || fail "no run of train_pack_1 resumed after SIGTERM"
+    for run in "${KILL_RUNS[@]}" "${TERM_RUNS[@]}"; do
+        epochs=$("$PYTHON" -c "import json, sys; print(len(json.load(open(sys.argv[1]))['history']))" "$run/metrics.json")
+        [[ $epochs == 8 ]] || fail "$run/metrics.json holds $epochs epochs, not 8"
+    done
     say "fault: SIGTERM to allocation $jobid: its runs saved and stopped; the retry resumed $resumed of them"
 fi
 
