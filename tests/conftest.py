@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -95,10 +96,15 @@ def smoke_config(*extra: str) -> list[str]:
 
 def smoke_run_config(*extra: str) -> list[str]:
     """The shared smoke study's own arguments (its engines beside the smoke preset)."""
-    return ["--configfile", "engines.yaml", *smoke_config(*extra)]
+    return ["--configfile", "study.yaml", *smoke_config(*extra)]
 
 
-SMOKE_ENGINES = "training: {backend: {cifar_cnn: jax, text_rnn: jax}, engine: scan}\n"
+# The shared smoke study's settings beside the preset: its engines, and a 2 x 2 grid holding A1's pair
+# (4 runs, not 25: each is one compilation of the scan engine, the study's critical path).
+SMOKE_STUDY = {
+    "training": {"backend": {"cifar_cnn": "jax", "text_rnn": "jax"}, "engine": "scan"},
+    "part_a": {"grid": {"c1": [10, 50], "c2": [20, 60]}},
+}
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +117,7 @@ def smoke_run(tmp_path_factory) -> Path:
     if not CIFAR_DIR.is_dir():
         pytest.skip(f"{CIFAR_DIR} not available")
     workdir = copy_workflow(tmp_path_factory.mktemp("smoke") / "workflow")
-    (workdir / "engines.yaml").write_text(SMOKE_ENGINES)
+    (workdir / "study.yaml").write_text(yaml.safe_dump(SMOKE_STUDY))
     snakemake(workdir, "--cores", "2", *smoke_run_config())
     return workdir
 

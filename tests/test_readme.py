@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import CIFAR_DIR, REPO, SMOKE_ENGINES
+from conftest import CIFAR_DIR, REPO, SMOKE_STUDY
 
 README = REPO / "README.md"
 # What the README's commands start with; the set-up and the test command itself are CI's own stages.
@@ -54,9 +54,10 @@ def test_every_readme_command_runs_as_written(smoke_run, tmp_path):
     study = tmp_path / "study"
     shutil.copytree(smoke_run, study, symlinks=True)
     shutil.copytree(REPO / "docs/paper-results", study / "docs/paper-results")  # what `nnstudy compare` checks against
-    # The smoke study's engines in its config.yaml, so that `--config $STUDY` is its whole config.
+    # The smoke study's own settings in its config.yaml, so that `--config $STUDY` is its whole config.
     config = yaml.safe_load((study / "config.yaml").read_text())
-    config["training"] |= yaml.safe_load(SMOKE_ENGINES)["training"]
+    for section, settings in SMOKE_STUDY.items():
+        config[section] |= settings
     (study / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (study / ".venv").symlink_to(Path(sys.prefix))
     (tmp_path / "shared").symlink_to(CIFAR_DIR.parents[1])  # the README's ../shared/data/cifar10

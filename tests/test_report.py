@@ -176,7 +176,7 @@ def test_report_after_smoke_run(smoke_run):
     assert set(SECTIONS) <= page.ids
     assert all(attrs["src"].startswith("data:image/png;base64,") for tag, attrs in page.tags if tag == "img")
     runs = pd.read_csv(smoke_run / "results/tables/all_runs.csv")
-    assert len(runs) == 25 + 4 + 1 + 16 + 5 + 2 and runs["run"].is_unique
+    assert len(runs) == 4 + 4 + 1 + 16 + 5 + 2 and runs["run"].is_unique
     for question in QUESTIONS:
         assert len(pd.read_csv(smoke_run / f"results/tables/{question}_reference.csv")) >= 6
     verdicts = pd.read_csv(smoke_run / "results/tables/verdicts.csv")

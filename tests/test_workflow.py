@@ -53,7 +53,7 @@ def test_smoke_study_produces_every_output(smoke_run):
     part_b = sorted(runs.glob("*/metrics.json"))
     cnns = [path for path in part_b if "-cnn_" in path.parent.name]
     rnns = [path for path in part_b if path not in cnns]
-    assert (len(part_a), len(cnns), len(rnns)) == (25 + 4 + 1, 4, 17 + 2)  # the ablations: course layout, global norm
+    assert (len(part_a), len(cnns), len(rnns)) == (4 + 4 + 1, 4, 17 + 2)  # the ablations: course layout, global norm
     assert_runs(part_a, "jax", "scan")
     assert_runs(cnns, "tensorflow", "fit")
     assert_runs(rnns, "jax", "fit")
@@ -65,7 +65,7 @@ def test_smoke_study_produces_every_output(smoke_run):
     a1_log = (smoke_run / "logs/results/part_a/runs/c1-50_c2-60_sgd_dropout-0_seed-1.log").read_text()
     assert "] epoch 2/2  train loss" in a1_log and "done: max test accuracy" in a1_log
     grid = pd.read_csv(smoke_run / "results/tables/a2.csv")
-    assert len(grid) == 25
+    assert len(grid) == 4
     optimum = json.loads((smoke_run / "results/part_a/optimum.json").read_text())
     assert (optimum["c1"], optimum["c2"]) == (grid.loc[0, "c1"], grid.loc[0, "c2"])
     a4 = pd.read_csv(smoke_run / "results/tables/a4.csv")
@@ -90,11 +90,11 @@ def test_smoke_study_produces_every_output(smoke_run):
     assert masked == [True] * 5
     # Finished runs keep their last state: a retried packed allocation rewrites them from it.
     states = sorted((smoke_run / "resume").rglob("history.json"))
-    assert len(states) == 53
+    assert len(states) == 32
     assert all(len(json.loads(state.read_text())["history"]) == 2 for state in states)
     benchmark = next((smoke_run / "benchmarks").rglob("*.tsv"))
     assert benchmark.read_text().startswith("s\t")
-    assert_clean_logs(smoke_run / "logs", 53)
+    assert_clean_logs(smoke_run / "logs", 32)
 
 
 def assert_clean_logs(folder, runs):
@@ -113,9 +113,9 @@ def assert_clean_logs(folder, runs):
 def test_status_of_a_finished_study(smoke_run):
     result = nnstudy_status(smoke_run, *smoke_run_config())
     rows = status_rows(result.stdout)
-    assert len(rows) == 25 + 4 + 1 + 16 + 5 + 2
+    assert len(rows) == 4 + 4 + 1 + 16 + 5 + 2
     assert {cells[0] for cells in rows.values()} == {"done"} and {cells[1] for cells in rows.values()} == {"2/2"}
-    assert result.stdout.rstrip().splitlines()[-1] == "53 runs: 53 done."
+    assert result.stdout.rstrip().splitlines()[-1] == "32 runs: 32 done."
 
 
 def test_nothing_left_to_do_after_the_study(smoke_run):
@@ -305,7 +305,7 @@ def test_a_finished_runs_state_outlives_a_refactor_but_not_a_change_to_what_it_c
 
 def test_a_run_trains_again_for_the_settings_it_is_labelled_with(smoke_run, tmp_path):
     """A changed setting plans its runs' training jobs, and only those; status says which setting; a table over
-    runs of mixed settings stops with one line; the study's own config leaves nothing to do."""
+    runs of mixed settings stops with one line; the study's own config trains nothing."""
     changed = smoke_run_config("part_b={learning_rate: 0.02}")  # a setting the preset leaves as it is
     plan_text = snakemake(smoke_run, "-n", *changed).stdout
     assert re.search(r"^train_text\s+23$", plan_text, re.M) and not re.search(r"^train_cifar", plan_text, re.M)
@@ -316,7 +316,8 @@ def test_a_run_trains_again_for_the_settings_it_is_labelled_with(smoke_run, tmp_
     assert word_cnn[0] == "stale (settings: learning_rate 0.01 → 0.02)"
     assert "23 stale (settings changed)" in status.splitlines()[-1]
     quick = snakemake(smoke_run, "-n", *smoke_run_config("preset=quick"))
-    assert re.search(r"^train_text\s+23$", quick.stdout, re.M) and "note: 53 finished runs were trained" in quick.stderr
+    assert re.search(r"^train_text\s+23$", quick.stdout, re.M)
+    assert re.search(r"^note: \d+ finished runs were trained with other settings", quick.stderr, re.M)
     mixed = tmp_path / "study"
     shutil.copytree(smoke_run, mixed, symlinks=True)
     table = snakemake(
@@ -325,5 +326,6 @@ def test_a_run_trains_again_for_the_settings_it_is_labelled_with(smoke_run, tmp_
     )  # fmt: skip
     errors = [line for line in table.stderr.splitlines() if line.startswith("error in rule question_table")]
     assert table.returncode != 0 and len(errors) == 1 and "trained with other settings than the config's" in errors[0]
-    unchanged = snakemake(smoke_run, "-n", *smoke_run_config())
-    assert "Nothing to be done" in unchanged.stdout + unchanged.stderr
+    # Another test reruns one target, so the tables may be due; no run may be.
+    unchanged = snakemake(smoke_run, "-n", *smoke_run_config()).stdout
+    assert not re.search(r"^(train_\w+|settings_changed)\s", unchanged, re.M)
