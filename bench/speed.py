@@ -58,6 +58,7 @@ def run_plain(model_name: str, args, data_dir: Path) -> dict:
     runtime.configure(args.threads, deterministic=False, log=lambda message: None)
     import keras
 
+    from nnstudy.study import plan
     from nnstudy.train import fit, job, models
 
     study = paper_settings()
@@ -65,7 +66,7 @@ def run_plain(model_name: str, args, data_dir: Path) -> dict:
         c1, c2 = map(int, model_name.split("-")[1:])
         split = job.load_cifar(args.cifar10_dir / "data_batch_1", args.cifar10_dir / "test_batch_trim")
         model = models.cifar_cnn(c1, c2)
-        optimizer = models.optimizer("sgd", study["part_a"]["learning_rate"])
+        optimizer = models.optimizer("sgd", plan.learning_rate(study["part_a"], "sgd"))
         batch_size = study["part_a"]["batch_size"]
     else:
         import numpy as np

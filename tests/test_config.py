@@ -2,11 +2,13 @@
 
 import re
 
+import pandas as pd
 import pytest
 import yaml
 from conftest import CIFAR_DIR, REPO, copy_workflow, nnstudy_status, snakemake, status_rows
 
 from nnstudy.errors import StudyError
+from nnstudy.report import scope
 from nnstudy.study import plan, settings
 
 SCHEMA = REPO / "schemas/config.schema.yaml"
@@ -65,6 +67,10 @@ def workflow(tmp_path_factory):
             "config error: training.checkpoint_seconds: -1 is less than the minimum of 0",
         ),
         ({"part_a": {"epochs": 10.0}}, "config error: part_a.epochs: 10.0 is not of type 'integer'"),
+        (
+            {"part_a": {"learning_rate": {"adagrad": 0.1}}},
+            "config error: part_a.learning_rate: Additional properties are not allowed ('adagrad' was unexpected)",
+        ),
         ({"part_b": {"learning_rate": float("nan")}}, "config error: part_b.learning_rate: nan is not a finite number"),
         (
             {"part_b": {"clip_threshold": float("inf")}},
@@ -136,15 +142,43 @@ def test_part_b_study_needs_no_cifar(workflow):
     assert "padding-masked" in result.stdout
 
 
-def test_presets_change_scale_not_spec_values():
+def test_presets_change_scale_and_the_quick_one_says_what_else():
+    """Presets shorten the study; the quick one also trains Part A in smaller batches, SGD at a larger rate (so
+    that it learns in 500 updates) on a smaller grid, and its report's first box says so beside the spec's values."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     paper = settings.resolve(dict(config), SCHEMA)
     quick = settings.resolve(dict(config, preset="quick"), SCHEMA)
     assert paper["part_a"]["epochs"] == 1000 and paper["part_b"]["epochs"] == 250
     assert quick["part_a"]["epochs"] < 1000 and quick["part_a"]["train_limit"]
-    for part in ("part_a", "part_b"):
-        for key in ("batch_size", "learning_rate", "dropout"):
-            assert quick[part][key] == paper[part][key]
+    for key in ("batch_size", "learning_rate", "dropout"):
+        assert quick["part_b"][key] == paper["part_b"][key]
+    assert quick["part_a"]["dropout"] == paper["part_a"]["dropout"]
+    rates = {name: plan.learning_rate(quick["part_a"], name) for name in ("sgd", "momentum", "rmsprop", "adam")}
+    assert rates == {"sgd": 0.02, "momentum": 0.02, "rmsprop": 0.001, "adam": 0.001}
+    assert {plan.learning_rate(paper["part_a"], name) for name in rates} == {0.001}
+    runs = pd.DataFrame({"part": ["A", "B"], "epochs": [8, 10], "train_size": [2000, 2800], "test_size": [500, 700],
+                         "max_test_accuracy": [0.3, 0.5], "optimizer": ["sgd", "adam"], "dropout": [0.0, 0.0],
+                         "label": ["", "word CNN"], "mask_padding": [False, False]})  # fmt: skip
+    said = scope.preset(quick, runs)
+    assert said[0] == (
+        "Part A: 8 epochs (the spec: 1000) on 2,000 training and 500 test images (the spec: 10,000 and 2,000), "
+        "A2's grid of 3 × 3 pairs (the spec: 5 × 5), batches of 32 (the spec: 128), learning rate 0.02 (SGD, "
+        "SGD + momentum), 0.001 (RMSProp, Adam) (the spec: 0.001)."
+    )
+    assert said[1] == (
+        "Part B: 10 epochs (the spec: 250) on 2,800 training and 700 test documents (the spec: 5,600 and 700)."
+    )
+
+
+def test_a_learning_rate_per_optimizer_reaches_each_run():
+    """part_a.learning_rate per optimizer: each A3 run is planned with its own, an optimizer left out with 0.001."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["part_a"]["learning_rate"] = {"sgd": 0.05, "adam": 0.0005}
+    study = settings.resolve(config, SCHEMA)
+    runs = {name: plan.run(study, f"results/part_a/runs/c1-90_c2-100_{name}_dropout-0_seed-1")
+            for name in ("sgd", "momentum", "rmsprop", "adam")}  # fmt: skip
+    rates = {name: run.settings["learning_rate"] for name, run in runs.items()}
+    assert rates == {"sgd": 0.05, "momentum": 0.001, "rmsprop": 0.001, "adam": 0.0005}
 
 
 def test_schema_fills_defaults_and_describes_every_key():

@@ -14,6 +14,8 @@ import pytest
 from generated_study import CONFIG, build_study, render_study
 from test_report import parse
 
+from nnstudy.report import scope
+
 WHY_WORD_CNN = "<b>under-trained</b> at 5 epochs"
 
 
@@ -119,3 +121,27 @@ def test_times_and_accuracies_are_rounded_for_people(study):
     assert b5["max test acc"].str.fullmatch(r"0\.\d{4} ± 0\.\d{4}").all()
     assert b5["max test acc 95% CI"].str.fullmatch(r"0\.\d{4}–0\.\d{4}").all()
     assert not re.search(r"\d\.\d{5,}", _section(study["html"], "part-b").split('<section id="all-runs">')[0])
+
+
+def test_a_shortened_study_says_which_of_the_references_findings_it_shows(study):
+    """Each difference the reference reports, in its words, with whether this study's points the same way;
+    a comparison the reference sees no difference in is left out."""
+    b5 = pd.DataFrame({
+        "model": ["Char CNN", "Char CNN", "Word CNN", "Word CNN", "Char RNN", "Char RNN"],
+        "dropout_label": ["without dropout", "with dropout"] * 3,
+        "max_test_accuracy": [0.60, 0.65, 0.80, 0.70, 0.70, 0.72],
+        "reference_max_test_accuracy": [0.68, 0.65, 0.85, 0.79, 0.7142, 0.7142],
+        "seeds": [1, 1, 2, 2, 1, 1],
+    })  # fmt: skip
+    found = {finding["says"]: (finding["reproduced"], finding["numbers"]) for finding in scope.findings({"b5": b5})}
+    assert found == {
+        "dropout lowers Char CNN": (False, "the reference -0.030, here +0.050 (1 seed)"),
+        "dropout lowers Word CNN": (True, "the reference -0.060, here -0.100 (2 seeds)"),
+        "Char CNN trails Char RNN": (True, "the reference -0.034, here -0.100 (1 seed)"),
+    }
+    listed = study["html"].split('<ul id="findings">')[1].split("</ul>")[0]
+    items = re.findall(r"<li>(.*?)</li>", listed)
+    said = re.compile(
+        r".+: <strong>(yes|no)</strong> \(the reference [+-]\d\.\d{3}, here [+-]\d\.\d{3} \(\d seeds?\)\)"
+    )
+    assert items and all(said.fullmatch(item) for item in items), items

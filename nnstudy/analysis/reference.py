@@ -25,12 +25,17 @@ NAMED_LIKE = {"part_a": "a4", "part_b": "b5", "b6": "b6"}
 SPEC = {
     "part_a": {
         "epochs": 1000,
+        "batch_size": 128,
+        "learning_rate": 0.001,
+        "grid": {"c1": [10, 30, 50, 70, 90], "c2": [20, 40, 60, 80, 100]},
         "train": plan.FULL_DATA["part_a"][0],
         "test": plan.FULL_DATA["part_a"][1],
         "items": "images",
     },
     "part_b": {
         "epochs": 250,
+        "batch_size": 128,
+        "learning_rate": 0.01,
         "train": plan.FULL_DATA["part_b"][0],
         "test": plan.FULL_DATA["part_b"][1],
         "items": "documents",

@@ -98,10 +98,12 @@ def context(*, runs, optimum, tables_csv, comparisons, verdicts, figures, featur
         "parts": parts,
         "chosen": chosen,
         "part_a": config["part_a"],
+        "part_a_learning_rate": scope.learning_rates(config["part_a"]),
         "part_b": config["part_b"],
         "text": config["text"],
         "scope": scope.coverage(config, notes),
         "preset_notes": scope.preset(config, runs),
+        "findings": scope.findings(frames) if config["preset"] != "paper" else [],
         "tables": {name: cells.read_table(path) for name, path in tables_csv.items()},
         "comparisons": {
             q: cells.comparison(q, frame, config[questions.QUESTIONS[q].part], notes) for q, frame in frames.items()

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from nnstudy.analysis import reference
 from nnstudy.data import text
-from nnstudy.study import questions
+from nnstudy.study import plan, questions
 
 PARTS = {"part_a": "Part A: object recognition on CIFAR-10", "part_b": "Part B: text classification"}
 # The questions config `questions` chooses from, as the spec numbers them: B5's
@@ -109,7 +110,9 @@ def preset(config: dict, runs: pd.DataFrame) -> list[str]:
         else:
             spec_sizes = f"{spec['train']:,} and {spec['test']:,}"
             said.append(
-                f"Part {letter}: {epochs} epochs (the spec: {spec['epochs']}) on {sizes} (the spec: {spec_sizes})."
+                f"Part {letter}: {epochs} epochs (the spec: {spec['epochs']}) on {sizes} (the spec: {spec_sizes})"
+                + "".join(f", {change}" for change in _training_changes(part, config[part]))
+                + "."
             )
             said += _at_chance(part, rows, config[part])
     if config["preset"] != "paper":
@@ -118,6 +121,30 @@ def preset(config: dict, runs: pd.DataFrame) -> list[str]:
             "and their differences from the reference say little about the models."
         )
     return said
+
+
+def _training_changes(part: str, settings: dict) -> list[str]:
+    """A preset's grid, batch size and learning rate where they are not the spec's."""
+    spec, changes = reference.SPEC[part], []
+    if part == "part_a" and settings["grid"] != spec["grid"]:
+        shape = " × ".join(str(len(settings["grid"][key])) for key in ("c1", "c2"))
+        changes.append(f"A2's grid of {shape} pairs (the spec: 5 × 5)")
+    if settings["batch_size"] != spec["batch_size"]:
+        changes.append(f"batches of {settings['batch_size']} (the spec: {spec['batch_size']})")
+    rates = learning_rates(settings) if part == "part_a" else f"{settings['learning_rate']:g}"
+    if rates != f"{spec['learning_rate']:g}":
+        changes.append(f"learning rate {rates} (the spec: {spec['learning_rate']:g})")
+    return changes
+
+
+def learning_rates(part_a: dict) -> str:
+    """Part A's learning rate as a sentence shows it: "0.001", or "0.02 (SGD, SGD + momentum), 0.001 (Adam)"."""
+    if not isinstance(part_a["learning_rate"], dict):
+        return f"{part_a['learning_rate']:g}"
+    by_rate = {}
+    for optimizer, label in OPTIMIZERS.items():
+        by_rate.setdefault(plan.learning_rate(part_a, optimizer), []).append(label)
+    return ", ".join(f"{rate:g} ({', '.join(labels)})" for rate, labels in by_rate.items())
 
 
 def _at_chance(part: str, rows: pd.DataFrame, settings: dict) -> list[str]:
@@ -138,9 +165,47 @@ def _at_chance(part: str, rows: pd.DataFrame, settings: dict) -> list[str]:
     batches = math.ceil(rows["train_size"].max() / settings["batch_size"])
     spec_batches = math.ceil(spec["train"] / settings["batch_size"])
     low, high = stuck["max_test_accuracy"].min(), stuck["max_test_accuracy"].max()
+    rate = learning_rates(settings) if part == "part_a" else settings["learning_rate"]
     return [
         f"{len(stuck)} of {len(rows)} Part {part[-1].upper()} runs stay near chance (max test accuracy "
         f"{low:.2f}–{high:.2f}; chance is {chance:.2f}): {join(groups)}. Each made "
         f"{settings['epochs'] * batches:,} updates ({settings['epochs']} epochs of {batches} batches) at learning "
-        f"rate {settings['learning_rate']}, where the spec's settings make {spec['epochs'] * spec_batches:,}."
+        f"rate {rate}, where the spec's settings make {spec['epochs'] * spec_batches:,}."
     ]
+
+
+def findings(comparisons: dict[str, pd.DataFrame], digits: int = 3) -> list[dict]:
+    """The reference's findings that a shortened study can point to: each comparison the spec asks about whose
+    two sides the reference reports with a difference (A4, B5, B6), in the reference's words ("dropout lowers
+    Word CNN"), with the reference's difference of max test accuracy, this study's (its seeds' means) and
+    whether the two point the same way ("reproduced")."""
+    found = []
+    for comparison in questions.COMPARISONS:
+        frame = comparisons.get(comparison.question)
+        if frame is None:
+            continue
+        sides = [_reference_row(frame, names) for names in (comparison.a, comparison.b)]
+        if any(side is None for side in sides):
+            continue
+        theirs = sides[0]["reference_max_test_accuracy"] - sides[1]["reference_max_test_accuracy"]
+        if round(theirs, digits) == 0:  # no direction to reproduce
+            continue
+        ours = sides[0]["max_test_accuracy"] - sides[1]["max_test_accuracy"]
+        seeds = int(min(side["seeds"] for side in sides))
+        verb = comparison.verbs[0] if theirs >= 0 else comparison.verbs[1]
+        found.append({
+            "says": comparison.says.format(verb=verb),
+            "reproduced": bool(theirs * ours > 0),
+            "numbers": f"the reference {theirs:+.{digits}f}, here {ours:+.{digits}f} "
+                       f"({seeds} seed{'s' * (seeds != 1)})",
+        })  # fmt: skip
+    return found
+
+
+def _reference_row(frame: pd.DataFrame, names: dict) -> pd.Series | None:
+    """The row of a reference comparison with these names, where both numbers are known."""
+    if not set(names) <= set(frame.columns):
+        return None
+    rows = frame[np.logical_and.reduce([frame[column] == value for column, value in names.items()])]
+    rows = rows.dropna(subset=["reference_max_test_accuracy", "max_test_accuracy"])
+    return rows.iloc[0] if len(rows) == 1 and rows.iloc[0]["seeds"] > 0 else None

@@ -181,6 +181,15 @@ def _shown(value) -> str:
     return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
+SPEC_LEARNING_RATE = 0.001
+
+
+def learning_rate(part_a: dict, optimizer: str) -> float:
+    """part_a.learning_rate: one for every optimizer, or one per optimizer (one left out: the spec's)."""
+    rate = part_a["learning_rate"]
+    return rate.get(optimizer, SPEC_LEARNING_RATE) if isinstance(rate, dict) else rate
+
+
 def family(settings: dict) -> str:
     if "c1" in settings:
         return "cifar_cnn"
@@ -213,6 +222,8 @@ def run(study: dict, folder: str) -> Run:
         settings |= {"dropout": float(found["dropout"]), "clip_threshold": clip_threshold, "clip_mode": clip_mode}
         settings |= {"mask_padding": found["padding"] == "masked", "optimizer": config["optimizer"]}
     settings |= {"seed": int(found["seed"])} | {key: config[key] for key in FROM_PART}
+    if part == "part_a":
+        settings["learning_rate"] = learning_rate(config, settings["optimizer"])
     for key in ("deterministic", "backend", "precision"):
         settings[key] = family_setting(training, key, family(settings))
     scan = part == "part_a" and training["engine"] == "scan"
