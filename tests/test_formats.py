@@ -110,9 +110,9 @@ def test_preset_sentences_say_which_runs_sit_at_chance_and_why():
     config["part_a"] = config["part_a"] | {"epochs": 10, "batch_size": 128}
     frame = pd.concat([runs("A", [0.11, 0.17, 0.13]), runs("A", [0.45], optimizer="adam")], ignore_index=True)
     said = scope.preset(config, frame)
-    assert (
-        said[0]
-        == "Part A: 10 epochs (the spec: 1000) on 2,000 training and 1,000 test images (the spec: 10,000 and 2,000)."
+    assert said[0] == (
+        "Part A: 10 epochs (the spec: 1000) on 2,000 training and 1,000 test images (the spec: 10,000 and 2,000), "
+        "A2's grid of 2 × 2 pairs (the spec: 5 × 5)."
     )
     assert said[1] == (
         "3 of 4 Part A runs stay near chance (max test accuracy 0.11–0.17; chance is 0.10): every SGD run. Each made "

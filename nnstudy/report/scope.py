@@ -117,8 +117,8 @@ def preset(config: dict, runs: pd.DataFrame) -> list[str]:
             said += _at_chance(part, rows, config[part])
     if config["preset"] != "paper":
         said.append(
-            "These are not the spec's settings: the numbers show the workflow at work, not what the models reach, "
-            "and their differences from the reference say little about the models."
+            "These are not the spec's settings: the numbers are a short run's, not what the models reach, and "
+            "their distances from the reference's say little about the models."
         )
     return said
 
