@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from generated_study import CONFIG
 
-from nnstudy.analysis import formats
+from nnstudy.analysis import formats, reference
 from nnstudy.report import scope
 
 NAN = float("nan")
@@ -119,8 +119,14 @@ def test_preset_sentences_say_which_runs_sit_at_chance_and_why():
         "160 updates (10 epochs of 16 batches) at learning rate 0.001, where the spec's settings make 79,000."
     )
     assert said[2].startswith("These are not the spec's settings")
-    assert scope.preset(config | {"preset": "paper"}, frame) == [
-        "Part A: the spec's settings, 10 epochs on 2,000 training and 1,000 test images."
+    # Shortened under any preset's name; the spec's settings only at the spec's length, data, grid and rates.
+    assert scope.preset(config | {"preset": "paper"}, frame)[0] == said[0]
+    spec = reference.SPEC["part_a"]
+    full = frame.assign(epochs=spec["epochs"], train_size=spec["train"], test_size=spec["test"])
+    paper = config | {"preset": "paper", "part_a": config["part_a"] | {"grid": spec["grid"]}}
+    assert scope.preset(paper, full) == [
+        "Part A: the spec's settings, 1000 epochs on 10,000 training and 2,000 test images."
     ]
+    assert scope.at_spec(paper, full) and not scope.at_spec(config, frame)
     learnt = runs("A", [0.40, 0.45])
     assert len(scope.preset(config, learnt)) == 2  # nobody at chance: no such sentence

@@ -94,33 +94,52 @@ def coverage(config: dict, notes: dict | None = None) -> list[dict]:
 
 
 def preset(config: dict, runs: pd.DataFrame) -> list[str]:
-    """What the preset means for the numbers: the settings of each part run,
-    against the spec's; with a shortened preset, that the numbers say little
-    about the models, and which runs stayed at chance because of it."""
+    """What the settings mean for the numbers: the settings of each part run, against the spec's; where they
+    are not the spec's (a shortened preset, or epochs changed under `paper`), that the numbers say little about
+    the models, and which runs stayed at chance because of it."""
     said = []
-    for part in config["parts"]:
-        spec, rows = reference.SPEC[part], runs[runs["part"] == part[-1].upper()]
-        if rows.empty:
-            continue
-        epochs, train, test = (int(rows[column].max()) for column in ("epochs", "train_size", "test_size"))
-        letter = part[-1].upper()
+    for part, rows in _part_rows(config, runs):
+        spec, letter = reference.SPEC[part], part[-1].upper()
+        epochs, train, test = _scale(rows)
         sizes = f"{train:,} training and {test:,} test {spec['items']}"
-        if config["preset"] == "paper":
+        if _part_at_spec(part, rows, config[part]):
             said.append(f"Part {letter}: the spec's settings, {epochs} epochs on {sizes}.")
-        else:
-            spec_sizes = f"{spec['train']:,} and {spec['test']:,}"
-            said.append(
-                f"Part {letter}: {epochs} epochs (the spec: {spec['epochs']}) on {sizes} (the spec: {spec_sizes})"
-                + "".join(f", {change}" for change in _training_changes(part, config[part]))
-                + "."
-            )
-            said += _at_chance(part, rows, config[part])
-    if config["preset"] != "paper":
+            continue
+        spec_sizes = f"{spec['train']:,} and {spec['test']:,}"
+        said.append(
+            f"Part {letter}: {epochs} epochs (the spec: {spec['epochs']}) on {sizes} (the spec: {spec_sizes})"
+            + "".join(f", {change}" for change in _training_changes(part, config[part]))
+            + "."
+        )
+        said += _at_chance(part, rows, config[part])
+    if not at_spec(config, runs):
         said.append(
             "These are not the spec's settings: the numbers are a short run's, not what the models reach, and "
             "their distances from the reference's say little about the models."
         )
     return said
+
+
+def at_spec(config: dict, runs: pd.DataFrame) -> bool:
+    """Whether every part the study ran trained at the spec's length, data, grid, batch and learning rate."""
+    return all(_part_at_spec(part, rows, config[part]) for part, rows in _part_rows(config, runs))
+
+
+def _part_rows(config: dict, runs: pd.DataFrame):
+    for part in config["parts"]:
+        rows = runs[runs["part"] == part[-1].upper()]
+        if not rows.empty:
+            yield part, rows
+
+
+def _scale(rows: pd.DataFrame) -> tuple[int, int, int]:
+    return tuple(int(rows[column].max()) for column in ("epochs", "train_size", "test_size"))
+
+
+def _part_at_spec(part: str, rows: pd.DataFrame, settings: dict) -> bool:
+    spec = reference.SPEC[part]
+    scale = (spec["epochs"], spec["train"], spec["test"])
+    return _scale(rows) == scale and not _training_changes(part, settings)
 
 
 def _training_changes(part: str, settings: dict) -> list[str]:
