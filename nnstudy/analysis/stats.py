@@ -157,8 +157,12 @@ def _side(runs: pd.DataFrame, names: dict, places: dict) -> tuple[pd.DataFrame, 
             return runs.iloc[:0], ""
         names = places[names[questions.RANK]]
         return _side(runs, names, places)[0], f"({names['c1']}, {names['c2']})"
-    chosen = np.logical_and.reduce([runs[column] == value for column, value in names.items()])
-    return runs[chosen], ", ".join(map(str, names.values()))
+    return named(runs, names), ", ".join(map(str, names.values()))
+
+
+def named(frame: pd.DataFrame, names: dict) -> pd.DataFrame:
+    """The rows of a frame with these values in these columns (a comparison side's names)."""
+    return frame[np.logical_and.reduce([frame[column] == value for column, value in names.items()])]
 
 
 def _sentence(comparison, found: dict, labels: tuple[str, str], statistic: str, digits: int) -> str:

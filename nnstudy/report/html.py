@@ -103,8 +103,8 @@ def context(*, runs, optimum, tables_csv, comparisons, verdicts, figures, featur
         "text": config["text"],
         "scope": scope.coverage(config, notes),
         "preset_notes": scope.preset(config, runs),
-        "at_spec": scope.at_spec(config, runs),
-        "findings": [] if scope.at_spec(config, runs) else scope.findings(frames),
+        "at_spec": (at_spec := scope.at_spec(config, runs)),
+        "findings": [] if at_spec else scope.findings(frames),
         "tables": {name: cells.read_table(path) for name, path in tables_csv.items()},
         "comparisons": {
             q: cells.comparison(q, frame, config[questions.QUESTIONS[q].part], notes) for q, frame in frames.items()

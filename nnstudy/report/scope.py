@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
-from nnstudy.analysis import reference
+from nnstudy.analysis import reference, stats
 from nnstudy.data import text
 from nnstudy.study import plan, questions
 
@@ -146,14 +145,18 @@ def _training_changes(part: str, settings: dict) -> list[str]:
     """A preset's grid, batch size and learning rate where they are not the spec's."""
     spec, changes = reference.SPEC[part], []
     if part == "part_a" and settings["grid"] != spec["grid"]:
-        shape = " × ".join(str(len(settings["grid"][key])) for key in ("c1", "c2"))
-        changes.append(f"A2's grid of {shape} pairs (the spec: 5 × 5)")
+        shapes = [" × ".join(str(len(grid[key])) for key in ("c1", "c2")) for grid in (settings["grid"], spec["grid"])]
+        changes.append(f"A2's grid of {shapes[0]} pairs (the spec: {shapes[1]})")
     if settings["batch_size"] != spec["batch_size"]:
         changes.append(f"batches of {settings['batch_size']} (the spec: {spec['batch_size']})")
-    rates = learning_rates(settings) if part == "part_a" else f"{settings['learning_rate']:g}"
+    rates = _rates(part, settings)
     if rates != f"{spec['learning_rate']:g}":
         changes.append(f"learning rate {rates} (the spec: {spec['learning_rate']:g})")
     return changes
+
+
+def _rates(part: str, settings: dict) -> str:
+    return learning_rates(settings) if part == "part_a" else f"{settings['learning_rate']:g}"
 
 
 def learning_rates(part_a: dict) -> str:
@@ -184,12 +187,11 @@ def _at_chance(part: str, rows: pd.DataFrame, settings: dict) -> list[str]:
     batches = math.ceil(rows["train_size"].max() / settings["batch_size"])
     spec_batches = math.ceil(spec["train"] / settings["batch_size"])
     low, high = stuck["max_test_accuracy"].min(), stuck["max_test_accuracy"].max()
-    rate = learning_rates(settings) if part == "part_a" else settings["learning_rate"]
     return [
         f"{len(stuck)} of {len(rows)} Part {part[-1].upper()} runs stay near chance (max test accuracy "
         f"{low:.2f}–{high:.2f}; chance is {chance:.2f}): {join(groups)}. Each made "
         f"{settings['epochs'] * batches:,} updates ({settings['epochs']} epochs of {batches} batches) at learning "
-        f"rate {rate}, where the spec's settings make {spec['epochs'] * spec_batches:,}."
+        f"rate {_rates(part, settings)}, where the spec's settings make {spec['epochs'] * spec_batches:,}."
     ]
 
 
@@ -225,6 +227,5 @@ def _reference_row(frame: pd.DataFrame, names: dict) -> pd.Series | None:
     """The row of a reference comparison with these names, where both numbers are known."""
     if not set(names) <= set(frame.columns):
         return None
-    rows = frame[np.logical_and.reduce([frame[column] == value for column, value in names.items()])]
-    rows = rows.dropna(subset=["reference_max_test_accuracy", "max_test_accuracy"])
+    rows = stats.named(frame, names).dropna(subset=["reference_max_test_accuracy", "max_test_accuracy"])
     return rows.iloc[0] if len(rows) == 1 and rows.iloc[0]["seeds"] > 0 else None
